@@ -1,0 +1,250 @@
+import type { DeviceHealth, DeviceState, Driver, DriverContext } from '../../src/drivers/contract.js';
+import { Backoff } from '../../src/uplink/backoff.js';
+import { sleep } from '../../src/util/sleep.js';
+import type { SerialScannerConfig } from './config.js';
+import { decodeScan } from './decode.js';
+import { type FrameResult, Framer } from './framer.js';
+import type { SerialPortInfo, SerialPortLike, SerialTransport } from './transport.js';
+
+type Ctx = DriverContext<SerialScannerConfig, SerialTransport>;
+
+/** Picks the port a `match` names; `undefined` when none does. Pure. */
+export function matchPort(
+  ports: readonly SerialPortInfo[],
+  match: NonNullable<SerialScannerConfig['match']>,
+) {
+  const eq = (a: string | undefined, b: string | undefined) =>
+    b === undefined || a?.toLowerCase() === b.toLowerCase();
+  return ports
+    .filter((p) => eq(p.vendorId, match.vendorId) && eq(p.productId, match.productId))
+    .filter((p) => match.serialNumber === undefined || p.serialNumber === match.serialNumber)
+    .sort((a, b) => a.path.localeCompare(b.path))[0];
+}
+
+/**
+ * A barcode scanner on a serial line (RS-232 or USB CDC-ACM). Opens the port by path or by USB
+ * identity, frames the byte stream, decodes each frame and emits `retail.scan.v1`; reopens by itself
+ * when the device goes away, with a `retail.device.status.v1` event at every change.
+ */
+export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTransport> {
+  readonly kind = 'serial-scanner';
+  private ctx: Ctx | undefined;
+  private readonly abort = new AbortController();
+  private port: SerialPortLike | undefined;
+  private framer: Framer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private state: DeviceState = 'starting';
+  private since = Date.now();
+  private path: string | undefined;
+  private lastChunkAt = 0;
+  private readings = 0;
+  private decodeErrors = 0;
+  private reopens = 0;
+  private connectedOnce = false;
+  private lastReadingAt: number | undefined;
+  private lastError: string | undefined;
+
+  constructor(readonly id: string) {}
+
+  async start(ctx: Ctx): Promise<void> {
+    this.ctx = ctx;
+    this.since = ctx.clock.now();
+    ctx.signal.addEventListener('abort', () => this.abort.abort(), { once: true });
+    this.framer = new Framer(ctx.config.framing, ctx.config.maxFrameBytes);
+    let firstAttempt: () => void = () => {};
+    const attempted = new Promise<void>((resolve) => {
+      firstAttempt = resolve;
+    });
+    this.loop = this.run(ctx, firstAttempt);
+    await attempted;
+  }
+
+  private async run(ctx: Ctx, firstAttempt: () => void): Promise<void> {
+    const { config, transport } = ctx;
+    const signal = this.abort.signal;
+    const backoff = new Backoff(config.reopen.minMs, config.reopen.maxMs, () => 1);
+    let attempt = 0;
+    while (!signal.aborted) {
+      let port: SerialPortLike;
+      let path: string | undefined;
+      try {
+        path = await this.resolvePath(ctx);
+        port = await transport.open({
+          path,
+          baudRate: config.baudRate,
+          dataBits: config.dataBits,
+          parity: config.parity,
+          stopBits: config.stopBits,
+          rtscts: config.rtscts,
+        });
+      } catch (err) {
+        this.setState('unavailable', (err as Error).message, path, attempt);
+        firstAttempt();
+        attempt++;
+        await sleep(backoff.next(), signal);
+        continue;
+      }
+      if (signal.aborted) {
+        await port.close();
+        break;
+      }
+      backoff.reset();
+      if (this.connectedOnce) {
+        this.reopens++;
+        ctx.metrics.deviceReconnects.inc({ device: this.id });
+      }
+      this.port = port;
+      this.connectedOnce = true;
+      this.setState('connected', undefined, path, attempt);
+      attempt = 0;
+      firstAttempt();
+      const reason = await this.readUntilClosed(port);
+      this.port = undefined;
+      this.clearTimer();
+      this.framer?.reset();
+      if (signal.aborted) break;
+      this.setState('disconnected', reason, path, 0);
+      await sleep(config.reopen.minMs, signal);
+    }
+  }
+
+  private async resolvePath(ctx: Ctx): Promise<string> {
+    const { path, match } = ctx.config;
+    if (path) return path;
+    if (!match) throw new Error('neither path nor match is configured');
+    const port = matchPort(await ctx.transport.list(), match);
+    if (!port) throw new Error(`no serial port matches ${JSON.stringify(match)}`);
+    return port.path;
+  }
+
+  private readUntilClosed(port: SerialPortLike): Promise<string> {
+    return new Promise<string>((resolve) => {
+      let done = false;
+      const finish = (reason: string) => {
+        if (done) return;
+        done = true;
+        this.abort.signal.removeEventListener('abort', onAbort);
+        resolve(reason);
+      };
+      const onAbort = () => {
+        void port.close().then(() => finish('stopped'));
+      };
+      port.on('data', (chunk) => this.onData(chunk));
+      port.on('close', (err) => finish(err?.message ?? 'port closed'));
+      port.on('error', (err) => {
+        this.lastError = err.message;
+        void port.close().then(() => finish(err.message));
+      });
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const framer = this.framer;
+    const ctx = this.ctx;
+    if (!framer || !ctx) return;
+    this.lastChunkAt = ctx.clock.now();
+    for (const r of framer.push(chunk)) this.onFrame(r, this.lastChunkAt);
+    this.clearTimer();
+    if (framer.hasPartial) {
+      const wait = ctx.config.framing.idleMs ?? ctx.config.partialTimeoutMs;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        for (const r of framer.flush()) this.onFrame(r, this.lastChunkAt);
+      }, wait);
+    }
+  }
+
+  private onFrame(r: FrameResult, time: number): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    if (!r.ok) {
+      this.decodeError(r.error, `${r.bytes} bytes`);
+      return;
+    }
+    const decoded = decodeScan(r.frame, { aim: ctx.config.aim });
+    if (!decoded.ok) {
+      this.decodeError(decoded.error, decoded.detail);
+      return;
+    }
+    const { text, aim, symbology } = decoded.value;
+    this.readings++;
+    this.lastReadingAt = time;
+    ctx.emit('retail.scan.v1', { deviceId: this.id, text, ...(aim ? { aim } : {}), symbology }, time);
+  }
+
+  private decodeError(reason: string, detail?: string): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    this.decodeErrors++;
+    ctx.metrics.decodeErrors.inc({ device: this.id, reason });
+    // Frame contents are never logged: a barcode may be a loyalty or payment token.
+    ctx.log.warn(
+      { reason, detail: reason === 'missing-aim' ? undefined : detail, total: this.decodeErrors },
+      'frame discarded',
+    );
+  }
+
+  private setState(
+    state: DeviceState,
+    reason: string | undefined,
+    path: string | undefined,
+    attempt: number,
+  ): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const changed = state !== this.state || path !== this.path;
+    this.path = path ?? this.path;
+    if (reason) this.lastError = reason;
+    if (!changed) return;
+    this.state = state;
+    this.since = ctx.clock.now();
+    const level = state === 'connected' ? 'info' : 'warn';
+    ctx.log[level]({ state, path, reason, attempt }, `scanner ${state}`);
+    ctx.emit('retail.device.status.v1', {
+      deviceId: this.id,
+      kind: this.kind,
+      state: state as 'connected' | 'disconnected' | 'unavailable',
+      ...(path ? { path } : {}),
+      ...(reason ? { reason: reason.slice(0, 512) } : {}),
+      attempt,
+    });
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Writes raw bytes to the scanner (host commands); false when it is not connected. */
+  write(data: Buffer): boolean {
+    if (!this.port) return false;
+    this.port.write(data);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.clearTimer();
+    await this.port?.close();
+    await this.loop;
+    this.state = 'stopped';
+  }
+
+  health(): DeviceHealth {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      id: this.id,
+      kind: this.kind,
+      state: this.state,
+      ...(this.path ? { path: this.path } : {}),
+      since: iso(this.since),
+      readings: this.readings,
+      decodeErrors: this.decodeErrors,
+      reopens: this.reopens,
+      ...(this.lastReadingAt ? { lastReadingAt: iso(this.lastReadingAt) } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { EventConsumer, type GatewayState, type Received } from '../consumer/consumer.js';
+import { EXIT } from '../errors.js';
+
+const color = (on: boolean) => {
+  const wrap = (code: number) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+  return { dim: wrap(2), red: wrap(31), green: wrap(32), yellow: wrap(33), cyan: wrap(36), bold: wrap(1) };
+};
+
+/** Control characters (GS separators in GS1 codes) shown visibly. */
+const visible = (s: string) =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: showing control characters is the point
+  s.replace(/[\u0000-\u001f]/g, (c) => (c === '\u001d' ? '<GS>' : `<${c.charCodeAt(0).toString(16)}>`));
+
+/** One line per event, as a person watching central's feed wants to read it. */
+export function formatReceived(r: Received, useColor = false): string {
+  const c = color(useColor);
+  const e = r.event;
+  if (!e) return c.red(`✗ ${r.topic} unreadable: ${r.issues.map((i) => i.message).join('; ')}`);
+  const time = typeof e.time === 'string' ? e.time.slice(11, 23) : '--:--:--.---';
+  const device = r.topic.split('/').pop() ?? '?';
+  const d = e.data ?? {};
+  let what: string;
+  switch (e.type) {
+    case 'retail.scan.v1':
+      what = `${c.bold(visible(String(d.text)))} ${c.dim(`${d.aim ?? ''} ${d.symbology}`.trim())}`;
+      break;
+    case 'retail.device.status.v1':
+      what = `${d.state === 'connected' ? c.green(String(d.state)) : c.yellow(String(d.state))}${d.reason ? c.dim(` (${d.reason})`) : ''}`;
+      break;
+    case 'retail.gateway.alarm.v1':
+      what = c.red(`ALARM ${d.alarm}: ${d.message}`);
+      break;
+    default:
+      what = JSON.stringify(d);
+  }
+  const flags = [
+    r.issues.length > 0 ? c.red(`INVALID ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`) : '',
+    r.duplicate ? c.yellow('duplicate') : '',
+    r.gap > 0 ? c.red(`gap of ${r.gap}`) : '',
+  ].filter(Boolean);
+  return `${c.dim(time)} ${c.cyan(`${e.storeid}/${e.gatewayid}`)} #${e.seq} ${e.type.replace(/^retail\.|\.v\d+$/g, '')} ${device}  ${what}${flags.length ? `  ${flags.join(' ')}` : ''}`;
+}
+
+export function formatState(s: GatewayState, useColor = false): string {
+  const c = color(useColor);
+  const st = s.state ?? {};
+  const label = st.state === 'online' ? c.green('online') : c.yellow(String(st.state ?? '(cleared)'));
+  return `${c.dim('state')} ${c.cyan(`${st.storeid ?? '?'}/${st.gatewayid ?? '?'}`)} ${label} birth ${st.birth ?? '?'}${st.reason ? ` (${st.reason})` : ''}`;
+}
+
+/** Prints what a consumer receives; returns a stop function. */
+export function attachPrinter(
+  consumer: EventConsumer,
+  opts: { json?: boolean; out?: NodeJS.WritableStream } = {},
+) {
+  const out = opts.out ?? process.stdout;
+  const useColor = out === process.stdout && process.stdout.isTTY === true;
+  consumer.on('event', (r) => {
+    out.write(`${opts.json ? JSON.stringify(r) : formatReceived(r, useColor)}\n`);
+  });
+  consumer.on('state', (s) => {
+    out.write(`${opts.json ? JSON.stringify(s) : formatState(s, useColor)}\n`);
+  });
+}
+
+/** `store-gateway tail`: subscribe like a central consumer would, validate, pretty-print. */
+export async function tailCommand(opts: {
+  url: string;
+  store?: string;
+  gateway?: string;
+  json?: boolean;
+  mqttVersion?: string;
+}): Promise<number> {
+  const consumer = new EventConsumer({
+    url: opts.url,
+    storeId: opts.store,
+    gatewayId: opts.gateway,
+    protocolVersion: opts.mqttVersion === '5' ? 5 : 4,
+  });
+  attachPrinter(consumer, { json: opts.json });
+  await consumer.start();
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      void consumer.stop().then(() => {
+        const { received, invalid, duplicates, gaps } = consumer.counts;
+        process.stderr.write(
+          `\n${received} events, ${invalid} invalid, ${duplicates} duplicates, ${gaps} missing\n`,
+        );
+        resolve(EXIT.OK);
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

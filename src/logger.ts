@@ -1,0 +1,47 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths redacted from every log line. Drivers and the API never log raw device addresses or
+ * request bodies; these paths are the backstop if a bound object carries one anyway.
+ */
+export const REDACT_PATHS = [
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'mac',
+  '*.mac',
+  'address',
+  '*.address',
+];
+
+export function createLogger(opts: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {
+  const base = {
+    level: opts.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+  };
+  if (opts.pretty) {
+    return pino({
+      ...base,
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          destination: opts.destination ?? 1,
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname',
+          singleLine: true,
+        },
+      },
+    });
+  }
+  return pino(base, pino.destination({ dest: opts.destination ?? 1, sync: false }));
+}
+
+/** A logger that drops everything, for tools and tests that have nothing to say. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

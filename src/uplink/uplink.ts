@@ -1,0 +1,394 @@
+import { EventEmitter } from 'node:events';
+import {
+  type IClientOptions,
+  type IClientPublishOptions,
+  type MqttClient,
+  connect as mqttConnect,
+} from 'mqtt';
+import type { Outbox, OutboxRow } from '../buffer/outbox.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import type { EventClass } from '../events/catalog.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { Backoff } from './backoff.js';
+import { CLOUDEVENT_CONTENT_TYPE, Topics } from './topics.js';
+
+export interface UplinkOptions {
+  mqtt: Config['mqtt'];
+  storeId: string;
+  gatewayId: string;
+  bootId: string;
+  version: string;
+  /** Broker password, read from `mqtt.passwordFile` by the caller; never part of the config. */
+  password?: string;
+}
+
+export interface UplinkDeps {
+  outbox: Outbox;
+  log: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Devices listed in the birth message. */
+  devices: () => { id: string; kind: string }[];
+  random?: () => number;
+}
+
+export interface UplinkStatus {
+  connected: boolean;
+  broker: string;
+  protocolVersion: number;
+  inflight: number;
+  window: number;
+  birth: number;
+  connectedSince: string | null;
+  lastError: string | null;
+  reconnects: number;
+  nextRetryInMs: number | null;
+}
+
+/** PUBACK reason codes that will never succeed on retry: the row goes to dead_letter. */
+const PERMANENT_REASONS = new Map<number, string>([
+  [0x87, 'not-authorized'],
+  [0x90, 'topic-name-invalid'],
+  [0x99, 'payload-format-invalid'],
+]);
+
+const DELETE_FLUSH_MS = 5;
+const DELETE_FLUSH_ROWS = 1000;
+const READ_BATCH = 500;
+
+/**
+ * Forwards the outbox to the broker: QoS 1, at most `window` messages awaiting PUBACK, in seq order.
+ *
+ * One MQTT client per connection: when a connection ends, every unacknowledged message is rewound
+ * into the outbox cursor and resent on the next connection at full window, so redelivery is bounded
+ * by the window and never waits on mqtt.js's one-at-a-time store replay. Rows are deleted in ranges
+ * only after their PUBACK. Connection attempts back off exponentially with full jitter.
+ */
+export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason: string] }> {
+  readonly topics: Topics;
+  private client: MqttClient | undefined;
+  private gen = 0;
+  private connected = false;
+  private stopping = false;
+  private window: number;
+  private cursor = 0;
+  /** seqs published on the current connection, in publish order; [head, length) await PUBACK. */
+  private queue: number[] = [];
+  private head = 0;
+  private readonly ackedEarly = new Set<number>();
+  private openRange: [number, number] | null = null;
+  private ranges: [number, number][] = [];
+  private rangeRows = 0;
+  private deleteTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private nextRetryAt: number | null = null;
+  private readonly backoff: Backoff;
+  private birth = 0;
+  private connectedSince: number | null = null;
+  private lastError: string | null = null;
+  private reconnects = 0;
+  private drained: (() => void) | undefined;
+  private readonly publishOptions: IClientPublishOptions;
+  private readonly refill: number;
+
+  constructor(
+    private readonly opts: UplinkOptions,
+    private readonly deps: UplinkDeps,
+  ) {
+    super();
+    this.topics = new Topics(opts.storeId, opts.gatewayId);
+    this.window = opts.mqtt.inflightWindow;
+    this.refill = Math.max(1, Math.min(64, Math.floor(this.window / 4)));
+    this.backoff = new Backoff(opts.mqtt.reconnect.minMs, opts.mqtt.reconnect.maxMs, deps.random);
+    this.publishOptions =
+      opts.mqtt.protocolVersion === 5
+        ? { qos: 1, properties: { contentType: CLOUDEVENT_CONTENT_TYPE } }
+        : { qos: 1 };
+    deps.outbox.on('committed', () => this.pump());
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.connect();
+  }
+
+  private clientOptions(): IClientOptions {
+    const m = this.opts.mqtt;
+    const offline = this.statePayload('offline', 'connection-lost');
+    return {
+      protocolVersion: m.protocolVersion,
+      clientId: m.clientId ?? `sg-${this.opts.storeId}-${this.opts.gatewayId}`,
+      clean: false,
+      keepalive: m.keepaliveSec,
+      connectTimeout: m.connectTimeoutMs,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      username: m.username,
+      password: this.opts.password,
+      will: { topic: this.topics.state, payload: Buffer.from(offline), qos: 1, retain: true },
+      ...(m.protocolVersion === 5 ? { properties: { sessionExpiryInterval: m.sessionExpirySec } } : {}),
+    };
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    this.nextRetryAt = null;
+    if (this.stopping) return;
+    const gen = ++this.gen;
+    this.birth = this.deps.outbox.bump('births');
+    const client = mqttConnect(this.opts.mqtt.url, this.clientOptions());
+    this.client = client;
+    client.on('connect', (connack) => {
+      if (gen === this.gen) this.onConnect(client, connack.properties?.receiveMaximum);
+    });
+    client.on('close', () => {
+      if (gen === this.gen) this.onClose(client);
+    });
+    client.on('error', (err) => {
+      if (gen !== this.gen) return;
+      this.lastError = err.message;
+      this.deps.log.warn(
+        { err: { message: err.message, code: (err as { code?: unknown }).code } },
+        'mqtt error',
+      );
+    });
+  }
+
+  private onConnect(client: MqttClient, receiveMaximum: number | undefined): void {
+    this.connected = true;
+    this.connectedSince = this.deps.clock.now();
+    this.lastError = null;
+    this.backoff.reset();
+    // Keep one slot of the broker's Receive Maximum for the state message.
+    const brokerMax = receiveMaximum === undefined ? 65535 : Math.max(1, receiveMaximum - 1);
+    this.window = Math.min(this.opts.mqtt.inflightWindow, brokerMax);
+    this.deps.metrics.connected.set(1);
+    this.deps.log.info(
+      { broker: this.opts.mqtt.url, window: this.window, birth: this.birth, resumeAfterSeq: this.cursor },
+      'connected to broker',
+    );
+    client.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true }, (err) => {
+      if (err) this.deps.log.warn({ err }, 'birth message not acknowledged');
+    });
+    this.emit('connected');
+    this.pump();
+  }
+
+  private onClose(client: MqttClient): void {
+    this.gen++;
+    const wasConnected = this.connected;
+    this.connected = false;
+    this.connectedSince = null;
+    this.deps.metrics.connected.set(0);
+    this.flushDeletes();
+    const unacked = this.queue.length - this.head;
+    if (unacked > 0) this.cursor = (this.queue[this.head] as number) - 1;
+    this.queue = [];
+    this.head = 0;
+    this.ackedEarly.clear();
+    this.deps.metrics.inflight.set(0);
+    client.removeAllListeners();
+    client.on('error', () => {});
+    client.end(true);
+    if (wasConnected) {
+      this.reconnects++;
+      this.deps.metrics.reconnects.inc();
+      this.deps.log.warn({ unacked, resumeAfterSeq: this.cursor }, 'broker connection lost');
+      this.emit('disconnected', this.lastError ?? 'connection closed');
+    }
+    this.drained?.();
+    if (this.stopping) return;
+    const delay = this.backoff.next();
+    this.nextRetryAt = this.deps.clock.now() + delay;
+    this.deps.log.debug({ delay }, 'reconnecting');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Publishes rows after the cursor while the window has room. */
+  private pump(): void {
+    const client = this.client;
+    if (!this.connected || this.stopping || !client) return;
+    let room = this.window - (this.queue.length - this.head);
+    while (room > 0) {
+      const limit = Math.min(room, READ_BATCH);
+      const rows = this.deps.outbox.read(this.cursor, limit);
+      for (const row of rows) this.publish(client, row);
+      room -= rows.length;
+      if (rows.length < limit) break;
+    }
+    this.deps.metrics.inflight.set(this.queue.length - this.head);
+  }
+
+  private publish(client: MqttClient, row: OutboxRow): void {
+    const [seq, cls, device, payload] = row;
+    const gen = this.gen;
+    this.cursor = seq;
+    this.queue.push(seq);
+    client.publish(this.topics.event(cls, device), payload, this.publishOptions, (err) => {
+      if (gen === this.gen) this.onAck(seq, cls, err);
+    });
+  }
+
+  private onAck(seq: number, cls: EventClass, err: Error | undefined): void {
+    if (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'number') return; // the connection ended; onClose rewinds.
+      const permanent = PERMANENT_REASONS.get(code);
+      if (!permanent) {
+        this.lastError = `PUBACK reason 0x${code.toString(16)}`;
+        this.deps.log.warn(
+          { seq, reasonCode: code },
+          'broker refused a message for now; reconnecting to retry',
+        );
+        this.client?.end(true);
+        return;
+      }
+      this.deps.outbox.deadLetter(seq, permanent);
+      this.deps.metrics.rejected.inc({ class: cls, reason: permanent });
+      this.deps.log.error(
+        { seq, reason: permanent },
+        'broker refused a message for good; moved to dead_letter',
+      );
+      this.deps.outbox.raise(
+        'message-rejected',
+        'warning',
+        `the broker refused event seq ${seq}: ${permanent}`,
+        {
+          seq,
+          reasonCode: code,
+        },
+      );
+    } else {
+      this.deps.metrics.published[cls].inc();
+    }
+    if (this.queue[this.head] === seq) {
+      this.popAcked(seq);
+      while (this.head < this.queue.length && this.ackedEarly.delete(this.queue[this.head] as number)) {
+        this.popAcked(this.queue[this.head] as number);
+      }
+      if (this.head > 4096 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    } else {
+      this.ackedEarly.add(seq);
+    }
+    const inflight = this.queue.length - this.head;
+    if (inflight === 0) this.drained?.();
+    if (this.window - inflight >= this.refill) this.pump();
+  }
+
+  private popAcked(seq: number): void {
+    this.head++;
+    if (this.openRange) this.openRange[1] = seq;
+    else this.openRange = [seq, seq];
+    this.rangeRows++;
+    if (this.rangeRows >= DELETE_FLUSH_ROWS) this.flushDeletes();
+    else this.deleteTimer ??= setTimeout(() => this.flushDeletes(), DELETE_FLUSH_MS);
+  }
+
+  private flushDeletes(): void {
+    if (this.deleteTimer) {
+      clearTimeout(this.deleteTimer);
+      this.deleteTimer = undefined;
+    }
+    if (this.openRange) this.ranges.push(this.openRange);
+    this.openRange = null;
+    this.rangeRows = 0;
+    if (this.ranges.length === 0) return;
+    const ranges = this.ranges;
+    this.ranges = [];
+    this.deps.outbox.deleteRanges(ranges);
+  }
+
+  private statePayload(state: 'online' | 'offline', reason?: string): string {
+    return JSON.stringify({
+      state,
+      ...(reason ? { reason } : {}),
+      storeid: this.opts.storeId,
+      gatewayid: this.opts.gatewayId,
+      bootid: this.opts.bootId,
+      birth: this.birth,
+      version: this.opts.version,
+      time: new Date(this.deps.clock.now()).toISOString(),
+      ...(state === 'online' ? { devices: this.deps.devices() } : {}),
+    });
+  }
+
+  /** Republishes the birth message (the `rebirth` command). */
+  rebirth(): void {
+    if (this.connected)
+      this.client?.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true });
+  }
+
+  /**
+   * Clean stop: no new publishes, wait for the PUBACKs in flight (up to `timeoutMs`), delete what was
+   * acknowledged, publish `offline` on the state topic, and disconnect.
+   */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const client = this.client;
+    if (this.connected && client && this.queue.length > this.head) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drained = undefined;
+    }
+    this.flushDeletes();
+    if (this.connected && client) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(timeoutMs, 2000));
+        client.publish(
+          this.topics.state,
+          this.statePayload('offline', 'shutdown'),
+          { qos: 1, retain: true },
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        );
+      });
+    }
+    this.gen++;
+    this.connected = false;
+    this.deps.metrics.connected.set(0);
+    if (client) {
+      client.removeAllListeners();
+      client.on('error', () => {});
+      await client.endAsync(false).catch(() => client.end(true));
+    }
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** The MQTT client of the current connection, for the downlink; undefined while disconnected. */
+  get currentClient(): MqttClient | undefined {
+    return this.connected ? this.client : undefined;
+  }
+
+  status(): UplinkStatus {
+    const now = this.deps.clock.now();
+    return {
+      connected: this.connected,
+      broker: this.opts.mqtt.url.replace(/\/\/[^@/]*@/, '//'),
+      protocolVersion: this.opts.mqtt.protocolVersion,
+      inflight: this.queue.length - this.head,
+      window: this.window,
+      birth: this.birth,
+      connectedSince: this.connectedSince === null ? null : new Date(this.connectedSince).toISOString(),
+      lastError: this.lastError,
+      reconnects: this.reconnects,
+      nextRetryInMs: this.nextRetryAt === null ? null : Math.max(0, this.nextRetryAt - now),
+    };
+  }
+}
