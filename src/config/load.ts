@@ -4,14 +4,14 @@ import { DEVICE_KINDS, type DeviceKind } from '../drivers/kinds.js';
 import { GatewayError } from '../errors.js';
 import { createAjv, describeErrors, type SchemaIssue } from '../schema/ajv.js';
 import { type Config, type DeviceConfig, GatewayConfig } from './schema.js';
-import { parseSize } from './types.js';
+import { parseSize, relaxDefaults } from './types.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: SchemaIssue[] };
 
 const ajv = createAjv({ allErrors: true, useDefaults: true });
-const validateTop = ajv.compile(GatewayConfig);
+const validateTop = ajv.compile(relaxDefaults(GatewayConfig));
 const validateKind = Object.fromEntries(
-  Object.entries(DEVICE_KINDS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
+  Object.entries(DEVICE_KINDS).map(([kind, schema]) => [kind, ajv.compile(relaxDefaults(schema))]),
 ) as Record<DeviceKind, ReturnType<typeof ajv.compile>>;
 
 /** Parses YAML text into a plain value; syntax errors become issues with line and column. */

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
 import { DEVICE_KIND_NAMES, DEVICE_KINDS } from '../drivers/kinds.js';
-import { IntEnum, Section, Size, StringEnum, TopicSafeId } from './types.js';
+import { IntEnum, relaxDefaults, Section, Size, StringEnum, TopicSafeId } from './types.js';
 
 /*
  * The one source of truth for configuration: types, defaults and validation all come from here.
@@ -153,7 +153,7 @@ export function publishedSchema(): Record<string, unknown> {
     // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword
     then: schema,
   }));
-  return {
+  return relaxDefaults({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://store-gateway.dev/schemas/config.json',
     title: 'store-gateway configuration',
@@ -167,5 +167,5 @@ export function publishedSchema(): Record<string, unknown> {
         items: { allOf: [JSON.parse(JSON.stringify(DeviceBase)), ...deviceKinds] },
       },
     },
-  };
+  });
 }

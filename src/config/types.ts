@@ -54,3 +54,25 @@ export const Section = <T extends Parameters<typeof Type.Object>[0]>(
   Type.Object(properties, { additionalProperties: false, default: {}, description });
 
 export type { TSchema };
+
+/**
+ * A property with a default may be left out of a config file. TypeBox lists it as required (so the
+ * static type, after defaults, has it); this copy of the schema drops it from `required`
+ * everywhere, for validation and for the published JSON Schema.
+ */
+export function relaxDefaults<S>(schema: S): S {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) out[k] = walk(v);
+    const props = out.properties as Record<string, { default?: unknown }> | undefined;
+    if (Array.isArray(out.required) && props) {
+      const required = (out.required as string[]).filter((name) => props[name]?.default === undefined);
+      if (required.length > 0) out.required = required;
+      else delete out.required;
+    }
+    return out;
+  };
+  return walk(schema) as S;
+}

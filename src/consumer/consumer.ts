@@ -76,6 +76,8 @@ export class EventConsumer extends EventEmitter<{ event: [Received]; state: [Gat
       clientId?: string;
       /** How many ids to remember for deduplication. */
       dedupeWindow?: number;
+      /** Keep the session across reconnects (needs a fixed clientId): nothing queued for us is lost. */
+      persistent?: boolean;
     },
   ) {
     super();
@@ -85,7 +87,11 @@ export class EventConsumer extends EventEmitter<{ event: [Received]; state: [Gat
     const client = mqttConnect(this.opts.url, {
       protocolVersion: this.opts.protocolVersion ?? 4,
       clientId: this.opts.clientId ?? `sg-consumer-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-      reconnectPeriod: 1000,
+      reconnectPeriod: 500,
+      clean: !this.opts.persistent,
+      ...(this.opts.persistent && this.opts.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: 3600 } }
+        : {}),
     });
     this.client = client;
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
