@@ -79,7 +79,7 @@ export const BufferConfig = Section(
     commitMaxRows: Type.Integer({
       minimum: 1,
       maximum: 10000,
-      default: 500,
+      default: 2000,
       description: 'commit at once when this many rows wait',
     }),
   },

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ValidateFunction } from 'ajv';
-import { v7 as uuidv7 } from 'uuid';
 import { GatewayError } from '../errors.js';
 import { createAjv, describeErrors } from '../schema/ajv.js';
 import { EVENT_TYPE_NAMES, EVENT_TYPES, type EventClass, type EventData, type EventType } from './catalog.js';
+import { Uuid7 } from './uuid7.js';
 
 /** An event that has passed validation and waits for its `seq`, which the outbox assigns at commit. */
 export interface PendingEvent {
@@ -38,6 +38,7 @@ export class EventFactory {
   private readonly head: string;
   private readonly sourcePrefix: string;
   private readonly tail: string;
+  private readonly ids = new Uuid7();
 
   constructor(identity: Omit<EnvelopeIdentity, 'bootId'> & { bootId?: string }) {
     this.identity = { ...identity, bootId: identity.bootId ?? randomUUID() };
@@ -57,7 +58,7 @@ export class EventFactory {
       );
     }
     return {
-      id: uuidv7(),
+      id: this.ids.next(),
       type,
       cls: EVENT_TYPES[type].cls,
       deviceId,

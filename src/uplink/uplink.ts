@@ -125,6 +125,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       connectTimeout: m.connectTimeoutMs,
       reconnectPeriod: 0,
       resubscribe: false,
+      // mqtt.js formats a debug line per packet unless given a logger; ours logs what matters.
+      log: () => {},
       username: m.username,
       password: this.opts.password,
       will: { topic: this.topics.state, payload: Buffer.from(offline), qos: 1, retain: true },

@@ -1,0 +1,182 @@
+/**
+ * One benchmark measurement per process, so each figure (and each peak RSS) is its own.
+ * Usage: node dist/bench/phases.js <phase> '<json options>'; prints one JSON line with the result.
+ */
+import { join } from 'node:path';
+import { setImmediate as yieldLoop } from 'node:timers/promises';
+import { connectAsync } from 'mqtt';
+import { Outbox } from '../src/buffer/outbox.js';
+import { systemClock } from '../src/clock.js';
+import { EventFactory } from '../src/events/envelope.js';
+import { buildGateway, type Gateway } from '../src/gateway.js';
+import { silentLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
+import { benchConfig, percentile, rawPublish, rssSampler, scanData } from './lib.js';
+
+interface Opts {
+  url: string;
+  dir: string;
+  count: number;
+  rate?: number;
+  seconds?: number;
+}
+
+async function waitUntil(check: () => boolean, everyMs = 2): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, everyMs));
+}
+
+async function startGateway(o: Opts, bufferName: string): Promise<Gateway> {
+  const config = benchConfig({ url: o.url, bufferPath: join(o.dir, bufferName) });
+  const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
+  await gw.start();
+  await waitUntil(() => gw.uplink.isConnected, 10);
+  return gw;
+}
+
+/** A sample payload exactly as the gateway sends it, for the raw baseline. */
+function samplePayloads(): (i: number) => string {
+  const factory = new EventFactory({ storeId: '0421', gatewayId: 'gw-raw' });
+  return (i) => factory.serialize(factory.create('retail.scan.v1', 'lane-1', scanData(i), Date.now()), i + 1);
+}
+
+const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
+  /** Raw mqtt.js, same payloads, QoS 1, window 1000, no buffer. */
+  async raw(o) {
+    const payloads = samplePayloads();
+    const rss = rssSampler();
+    const cpu0 = process.cpuUsage();
+    const ms = await rawPublish(o.url, payloads, o.count);
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      count: o.count,
+      ms,
+      perSec: (o.count / ms) * 1000,
+      cpuUsPerEvent: (cpu.user + cpu.system) / o.count,
+      peakRssMb: rss.stop() / 2 ** 20,
+    };
+  },
+
+  /** Ingest (driver emit → validate → envelope → SQLite group commit) → uplink → PUBACK → delete. */
+  async throughput(o) {
+    const gw = await startGateway(o, 'throughput.db');
+    const emit = gw.emitFor('lane-1');
+    const rss = rssSampler();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < o.count; i++) {
+      emit('retail.scan.v1', scanData(i));
+      if (i % 1000 === 999) await yieldLoop();
+    }
+    const ingestMs = performance.now() - t0;
+    await waitUntil(() => gw.outbox.lastCommittedSeq >= o.count && gw.status().buffer?.rows === 0);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const peak = rss.stop();
+    await gw.stop();
+    return {
+      count: o.count,
+      ms,
+      perSec: (o.count / ms) * 1000,
+      ingestPerSec: (o.count / ingestMs) * 1000,
+      cpuUsPerEvent: (cpu.user + cpu.system) / o.count,
+      peakRssMb: peak / 2 ** 20,
+    };
+  },
+
+  /** Fills a buffer offline with `count` events (not timed as part of the drain). */
+  async fill(o) {
+    const metrics = new Metrics();
+    const factory = new EventFactory({ storeId: '0421', gatewayId: 'gw-bench' });
+    const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db') });
+    const outbox = Outbox.open(
+      { ...config.buffer, commitMaxRows: 1000 },
+      { log: silentLogger(), metrics, factory, clock: systemClock },
+    );
+    const t0 = performance.now();
+    const now = Date.now();
+    for (let i = 0; i < o.count; i++)
+      outbox.offer(factory.create('retail.scan.v1', 'lane-1', scanData(i), now));
+    outbox.flush();
+    const ms = performance.now() - t0;
+    const rows = outbox.stats().rows;
+    outbox.close();
+    return { count: rows, ms, perSec: (rows / ms) * 1000 };
+  },
+
+  /** Connects a gateway to a buffer holding a backlog and times until it is empty; peak RSS of the process. */
+  async drain(o) {
+    const rss = rssSampler(20);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db') });
+    const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
+    await gw.start();
+    const backlog = gw.status().buffer?.rows ?? 0;
+    await waitUntil(() => gw.status().buffer?.rows === 0, 5);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const peak = rss.stop();
+    await gw.stop();
+    return {
+      count: backlog,
+      ms,
+      perSec: (backlog / ms) * 1000,
+      cpuUsPerEvent: (cpu.user + cpu.system) / backlog,
+      peakRssMb: peak / 2 ** 20,
+    };
+  },
+
+  /** Offers `rate` events/s for `seconds`; a subscriber measures capture → delivery latency. */
+  async latency(o) {
+    const rate = o.rate ?? 1000;
+    const seconds = o.seconds ?? 10;
+    const total = rate * seconds;
+    const gw = await startGateway(o, 'latency.db');
+    const sub = await connectAsync(o.url, {
+      protocolVersion: 5,
+      clean: true,
+      clientId: `bench-sub-${process.pid}`,
+    });
+    const captured = new Float64Array(total);
+    const latencies: number[] = [];
+    sub.on('message', (_topic, payload) => {
+      const at = performance.now();
+      const text = (JSON.parse(payload.toString()) as { data: { text: string } }).data.text;
+      const i = Number(text.slice(1, 12));
+      latencies.push(at - (captured[i] as number));
+    });
+    await sub.subscribeAsync('stores/0421/gateways/gw-bench/events/scan/#', { qos: 1 });
+    const emit = gw.emitFor('lane-1');
+    const start = performance.now();
+    let i = 0;
+    while (i < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      for (; i < due; i++) {
+        captured[i] = performance.now();
+        emit('retail.scan.v1', scanData(i));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitUntil(() => latencies.length >= total, 5);
+    await sub.endAsync();
+    await gw.stop();
+    latencies.sort((a, b) => a - b);
+    return {
+      count: latencies.length,
+      rate,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      maxMs: latencies.at(-1) as number,
+    };
+  },
+};
+
+const [name, json] = process.argv.slice(2);
+const phase = phases[name ?? ''];
+if (!phase) {
+  process.stderr.write(`unknown phase ${name}; one of ${Object.keys(phases).join(', ')}\n`);
+  process.exit(64);
+}
+const result = await phase(JSON.parse(json ?? '{}') as Opts);
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
