@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { EventClass } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { sleep } from '../util/sleep.js';
 import { Backoff } from './backoff.js';
 import { CLOUDEVENT_CONTENT_TYPE, Topics } from './topics.js';
 
@@ -55,16 +56,17 @@ const PERMANENT_REASONS = new Map<number, string>([
 ]);
 
 const DELETE_FLUSH_MS = 5;
-const DELETE_FLUSH_ROWS = 1000;
 const READ_BATCH = 500;
 
 /**
  * Forwards the outbox to the broker: QoS 1, at most `window` messages awaiting PUBACK, in seq order.
  *
  * One MQTT client per connection: when a connection ends, every unacknowledged message is rewound
- * into the outbox cursor and resent on the next connection at full window, so redelivery is bounded
- * by the window and never waits on mqtt.js's one-at-a-time store replay. Rows are deleted in ranges
- * only after their PUBACK. Connection attempts back off exponentially with full jitter.
+ * into the outbox cursor and resent on the next connection at full window, never waiting on mqtt.js's
+ * one-at-a-time store replay. Rows are deleted in ranges only after their PUBACK, and a row keeps
+ * its window slot until its delete is committed: whatever a crash makes us send twice (published
+ * but not acknowledged, or acknowledged but not yet deleted) is at most one window.
+ * Connection attempts back off exponentially with full jitter.
  */
 export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason: string] }> {
   readonly topics: Topics;
@@ -92,6 +94,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
   private drained: (() => void) | undefined;
   private readonly publishOptions: IClientPublishOptions;
   private readonly refill: number;
+  private deleteChunk: number;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -101,6 +104,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     this.topics = new Topics(opts.storeId, opts.gatewayId);
     this.window = opts.mqtt.inflightWindow;
     this.refill = Math.max(1, Math.min(64, Math.floor(this.window / 4)));
+    this.deleteChunk = this.chunkFor(this.window);
     this.backoff = new Backoff(opts.mqtt.reconnect.minMs, opts.mqtt.reconnect.maxMs, deps.random);
     this.publishOptions =
       opts.mqtt.protocolVersion === 5
@@ -166,6 +170,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     // Keep one slot of the broker's Receive Maximum for the state message.
     const brokerMax = receiveMaximum === undefined ? 65535 : Math.max(1, receiveMaximum - 1);
     this.window = Math.min(this.opts.mqtt.inflightWindow, brokerMax);
+    this.deleteChunk = this.chunkFor(this.window);
     this.deps.metrics.connected.set(1);
     this.deps.log.info(
       { broker: this.opts.mqtt.url, window: this.window, birth: this.birth, resumeAfterSeq: this.cursor },
@@ -208,11 +213,20 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
+  private chunkFor(window: number): number {
+    return Math.max(1, Math.min(256, Math.floor(window / 4)));
+  }
+
+  /** Window slots taken: awaiting PUBACK, or acknowledged with the delete not yet committed. */
+  private occupied(): number {
+    return this.queue.length - this.head + this.rangeRows;
+  }
+
   /** Publishes rows after the cursor while the window has room. */
   private pump(): void {
     const client = this.client;
     if (!this.connected || this.stopping || !client) return;
-    let room = this.window - (this.queue.length - this.head);
+    let room = this.window - this.occupied();
     while (room > 0) {
       const limit = Math.min(room, READ_BATCH);
       const rows = this.deps.outbox.read(this.cursor, limit);
@@ -277,9 +291,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     } else {
       this.ackedEarly.add(seq);
     }
-    const inflight = this.queue.length - this.head;
-    if (inflight === 0) this.drained?.();
-    if (this.window - inflight >= this.refill) this.pump();
+    if (this.queue.length === this.head) this.drained?.();
+    if (this.window - this.occupied() >= this.refill) this.pump();
   }
 
   private popAcked(seq: number): void {
@@ -287,8 +300,12 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     if (this.openRange) this.openRange[1] = seq;
     else this.openRange = [seq, seq];
     this.rangeRows++;
-    if (this.rangeRows >= DELETE_FLUSH_ROWS) this.flushDeletes();
-    else this.deleteTimer ??= setTimeout(() => this.flushDeletes(), DELETE_FLUSH_MS);
+    if (this.rangeRows >= this.deleteChunk) this.flushDeletes();
+    else
+      this.deleteTimer ??= setTimeout(() => {
+        this.flushDeletes();
+        this.pump();
+      }, DELETE_FLUSH_MS);
   }
 
   private flushDeletes(): void {
@@ -365,7 +382,9 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     if (client) {
       client.removeAllListeners();
       client.on('error', () => {});
-      await client.endAsync(false).catch(() => client.end(true));
+      // A clean DISCONNECT, but never wait on a link that has gone silent.
+      await Promise.race([client.endAsync(false).catch(() => {}), sleep(Math.min(timeoutMs, 2000))]);
+      client.end(true);
     }
   }
 
