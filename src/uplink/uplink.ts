@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { sleep } from '../util/sleep.js';
 import { Backoff } from './backoff.js';
+import { NullStore } from './null-store.js';
 import { CLOUDEVENT_CONTENT_TYPE, Topics } from './topics.js';
 
 export interface UplinkOptions {
@@ -131,6 +132,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       resubscribe: false,
       // mqtt.js formats a debug line per packet unless given a logger; ours logs what matters.
       log: () => {},
+      outgoingStore: new NullStore(),
       username: m.username,
       password: this.opts.password,
       will: { topic: this.topics.state, payload: Buffer.from(offline), qos: 1, retain: true },
