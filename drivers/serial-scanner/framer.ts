@@ -3,6 +3,14 @@ import type { Framing } from './config.js';
 const STX = 0x02;
 const ETX = 0x03;
 
+/** Length of the longest tail of `data` that is a proper prefix of `suffix` (a suffix cut in two). */
+function partialSuffixLength(data: Buffer, suffix: Buffer): number {
+  for (let k = Math.min(suffix.length - 1, data.length); k > 0; k--) {
+    if (data.subarray(data.length - k).equals(suffix.subarray(0, k))) return k;
+  }
+  return 0;
+}
+
 export type FrameError = 'too-long' | 'incomplete' | 'empty' | 'noise';
 export type FrameResult = { ok: true; frame: Buffer } | { ok: false; error: FrameError; bytes: number };
 
@@ -42,11 +50,14 @@ export class Framer {
   /** The line went quiet: an idle frame is complete; any other partial frame is incomplete. */
   flush(): FrameResult[] {
     const skipped = this.skipping;
+    const wasOpen = this.open;
     this.skipping = false;
     this.open = false;
-    if (this.size === 0) return [];
-    const data = this.take();
-    if (this.framing.idleMs !== undefined && !skipped) return [this.result(data)];
+    const data = this.size > 0 ? this.take() : null;
+    // The rest of an over-long frame was already reported when it overflowed.
+    if (skipped) return [];
+    if (!data) return wasOpen ? [{ ok: false, error: 'incomplete', bytes: 0 }] : [];
+    if (this.framing.idleMs !== undefined) return [this.result(data)];
     return [{ ok: false, error: 'incomplete', bytes: data.length }];
   }
 
@@ -74,13 +85,15 @@ export class Framer {
       if (this.skipping) this.skipping = false;
       else out.push(this.result(frame));
     }
-    if (this.skipping) {
-      // Keep only what could be the start of a split suffix.
-      const keep = data.subarray(Math.max(0, data.length - (suffix.length - 1)));
-      if (keep.length > 0) this.keep(keep);
-      return out;
+    // What is left holds no whole suffix, but its tail may be the start of one.
+    const body = data.length - partialSuffixLength(data, suffix);
+    if (!this.skipping && body > this.maxFrameBytes) {
+      out.push({ ok: false, error: 'too-long', bytes: body });
+      this.skipping = true;
     }
-    out.push(...this.append(data));
+    if (this.skipping) {
+      if (body < data.length) this.keep(data.subarray(body));
+    } else if (data.length > 0) this.keep(data);
     return out;
   }
 
@@ -88,9 +101,14 @@ export class Framer {
     const out: FrameResult[] = [];
     let noise = 0;
     let start = 0;
+    const reportNoise = () => {
+      if (noise > 0) out.push({ ok: false, error: 'noise', bytes: noise });
+      noise = 0;
+    };
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
       if (b === STX) {
+        reportNoise();
         if (this.open && !this.skipping && this.size + (i - start) > 0) {
           out.push({ ok: false, error: 'incomplete', bytes: this.size + (i - start) });
         }
@@ -117,8 +135,8 @@ export class Framer {
         start = i + 1;
       }
     }
+    reportNoise();
     if (this.open && !this.skipping && start < chunk.length) out.push(...this.append(chunk.subarray(start)));
-    if (noise > 0) out.unshift({ ok: false, error: 'noise', bytes: noise });
     return out;
   }
 

@@ -86,7 +86,7 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
   private rowCount: number;
   private closed = false;
   private diskCheckedAt = 0;
-  private diskFree = Number.POSITIVE_INFINITY;
+  private diskCap = Number.POSITIVE_INFINITY;
   private refusing = false;
 
   static open(opts: OutboxOptions, deps: OutboxDeps): Outbox {
@@ -201,7 +201,7 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
     this.pending = [];
     const allowed = this.admit(batch);
@@ -247,17 +247,18 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
    * rest, and evicts the oldest presence rows where presence events need the room.
    */
   private admit(batch: Pending[]): Pending[] {
-    const { limit, used, diskLow } = this.capacity();
-    const reserve = this.opts.reserveBytes;
+    const { intakeCap, deviceCap, used, diskLow } = this.capacity();
     let projected = used;
     let evictNeeded = 0;
     const verdict: ('in' | 'out' | 'evict')[] = [];
     let refusedAny = false;
+    let intakeAdmitted = false;
     for (const p of batch) {
-      const cap = p.ev.cls === 'device' ? limit : limit - reserve;
+      const cap = p.ev.cls === 'device' ? deviceCap : intakeCap;
       if (projected + p.bytes <= cap) {
         projected += p.bytes;
         verdict.push('in');
+        if (p.ev.cls !== 'device') intakeAdmitted = true;
       } else if (p.ev.cls === 'presence') {
         evictNeeded += p.bytes;
         verdict.push('evict');
@@ -278,10 +279,13 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
         } else {
           // Nothing older is left to push out: the newest presence reading is the one dropped.
           this.deps.metrics.dropped.presence.inc();
+          p.reject?.(new GatewayError('GW_ERR_BUFFER_FULL'));
         }
       }
     });
-    this.setRefusing(refusedAny, diskLow);
+    // Refusing ends when intake is admitted again, not because a batch held only alarms.
+    if (refusedAny) this.setRefusing(true, diskLow);
+    else if (intakeAdmitted) this.setRefusing(false, diskLow);
     return allowed;
   }
 
@@ -324,8 +328,12 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
     return freed;
   }
 
-  /** How many bytes the file may hold now: the budget, or less when the disk floor is near. */
-  private capacity(): { limit: number; used: number; diskLow: boolean } {
+  /**
+   * How many bytes the file may hold now. Intake (scans, POS, presence, beacons) stops at the budget
+   * minus the reserve, or where the file would eat into the free-disk floor; device status and alarm
+   * events may go `reserveBytes` further in both cases, so store IT learns why intake stopped.
+   */
+  private capacity(): { intakeCap: number; deviceCap: number; used: number; diskLow: boolean } {
     const pageCount = this.db.pragma('page_count', { simple: true }) as number;
     const freelist = this.db.pragma('freelist_count', { simple: true }) as number;
     const used = (pageCount - freelist) * this.pageSize;
@@ -333,18 +341,22 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
     if (now - this.diskCheckedAt >= DISK_CHECK_MS || now < this.diskCheckedAt) {
       this.diskCheckedAt = now;
       try {
-        this.diskFree = this.freeDisk(dirname(this.opts.path));
+        // The largest the file may grow to, fixed at check time: the file's own growth until the
+        // next check comes out of the same free space.
+        const free = this.freeDisk(dirname(this.opts.path));
+        this.diskCap = pageCount * this.pageSize + Math.max(0, free - this.opts.minFreeBytes);
       } catch (err) {
         this.deps.log.warn({ err }, 'cannot read free disk space');
       }
     }
-    const growth = Math.max(0, this.diskFree - this.opts.minFreeBytes);
-    const fileBytes = pageCount * this.pageSize;
-    const diskLimit = fileBytes + growth;
+    const reserve = this.opts.reserveBytes;
+    const diskCap = this.diskCap;
+    const intakeCap = Math.min(this.opts.maxBytes - reserve, diskCap);
     return {
-      limit: Math.min(this.opts.maxBytes, diskLimit),
+      intakeCap,
+      deviceCap: Math.min(this.opts.maxBytes, diskCap + reserve),
       used,
-      diskLow: diskLimit < this.opts.maxBytes && diskLimit - used < this.opts.reserveBytes * 2,
+      diskLow: diskCap < this.opts.maxBytes - reserve,
     };
   }
 
@@ -447,6 +459,12 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    // The last flush may have queued an alarm; it cannot be written any more.
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const left = this.pending;
+    this.pending = [];
+    for (const p of left) this.refuse(p, 'GW_ERR_BUFFER_CLOSED', 'closed');
     this.db.close();
   }
 }

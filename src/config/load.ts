@@ -3,7 +3,7 @@ import { isMap, LineCounter, parseDocument } from 'yaml';
 import { DEVICE_KINDS, type DeviceKind } from '../drivers/kinds.js';
 import { GatewayError } from '../errors.js';
 import { createAjv, describeErrors, type SchemaIssue } from '../schema/ajv.js';
-import { type Config, type DeviceConfig, GatewayConfig } from './schema.js';
+import { type Config, GatewayConfig } from './schema.js';
 import { parseSize, relaxDefaults } from './types.js';
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; issues: SchemaIssue[] };
@@ -46,7 +46,7 @@ export function validateConfig(input: unknown): ConfigResult {
     const validate = validateKind[kind];
     if (validate && !validate(device)) issues.push(...describeErrors(validate.errors, `/devices/${i}`));
   });
-  if (issues.length === 0) issues.push(...semanticIssues(value as Config));
+  issues.push(...semanticIssues(cfg));
   if (issues.length > 0) return { ok: false, issues };
   const config = value as Config;
   config.buffer.maxBytes = parseSize(config.buffer.maxBytes);
@@ -55,30 +55,57 @@ export function validateConfig(input: unknown): ConfigResult {
   return { ok: true, config };
 }
 
-/** Rules a JSON Schema cannot express. */
-function semanticIssues(config: Config): SchemaIssue[] {
+type Loose = Record<string, unknown> | undefined;
+const obj = (v: unknown): Loose =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+const size = (v: unknown): number | undefined => {
+  try {
+    return typeof v === 'number' || typeof v === 'string' ? parseSize(v) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Rules a JSON Schema cannot express. They run even when the schema found problems (so every error
+ * is listed at once) and skip any value whose shape is already wrong.
+ */
+function semanticIssues(config: Loose): SchemaIssue[] {
   const issues: SchemaIssue[] = [];
-  const ids = new Map<string, number>();
-  config.devices.forEach((device: DeviceConfig, i) => {
-    const first = ids.get(device.id);
-    if (first !== undefined)
-      issues.push({ path: `/devices/${i}/id`, message: `duplicates /devices/${first}/id` });
-    else ids.set(device.id, i);
-    if (device.kind === 'serial-scanner' && !device.path === !device.match) {
+  const ids = new Map<unknown, number>();
+  const devices = Array.isArray(config?.devices) ? (config.devices as unknown[]) : [];
+  devices.forEach((entry, i) => {
+    const device = obj(entry);
+    if (!device) return;
+    if (typeof device.id === 'string') {
+      const first = ids.get(device.id);
+      if (first !== undefined)
+        issues.push({ path: `/devices/${i}/id`, message: `duplicates /devices/${first}/id` });
+      else ids.set(device.id, i);
+    }
+    if (device.kind === 'serial-scanner' && (device.path === undefined) === (device.match === undefined)) {
       issues.push({ path: `/devices/${i}`, message: 'needs exactly one of "path" or "match"' });
     }
-    if (device.reopen.minMs > device.reopen.maxMs) {
+    const reopen = obj(device.reopen);
+    const [min, max] = [num(reopen?.minMs), num(reopen?.maxMs)];
+    if (min !== undefined && max !== undefined && min > max) {
       issues.push({ path: `/devices/${i}/reopen/minMs`, message: 'must not exceed reopen.maxMs' });
     }
   });
-  if (config.mqtt.reconnect.minMs > config.mqtt.reconnect.maxMs) {
+  const reconnect = obj(obj(config?.mqtt)?.reconnect);
+  const [min, max] = [num(reconnect?.minMs), num(reconnect?.maxMs)];
+  if (min !== undefined && max !== undefined && min > max) {
     issues.push({ path: '/mqtt/reconnect/minMs', message: 'must not exceed mqtt.reconnect.maxMs' });
   }
-  const max = parseSize(config.buffer.maxBytes);
-  const reserve = parseSize(config.buffer.reserveBytes);
-  if (max < 1024 * 1024) issues.push({ path: '/buffer/maxBytes', message: 'must be at least 1MiB' });
-  else if (reserve >= max / 2)
+  const buffer = obj(config?.buffer);
+  const maxBytes = size(buffer?.maxBytes);
+  const reserve = size(buffer?.reserveBytes);
+  if (maxBytes !== undefined && maxBytes < 1024 * 1024) {
+    issues.push({ path: '/buffer/maxBytes', message: 'must be at least 1MiB' });
+  } else if (maxBytes !== undefined && reserve !== undefined && reserve >= maxBytes / 2) {
     issues.push({ path: '/buffer/reserveBytes', message: 'must be under half of maxBytes' });
+  }
   return issues;
 }
 
