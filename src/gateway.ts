@@ -115,7 +115,7 @@ export class Gateway {
         log: log.child({ component: 'uplink' }),
         metrics: this.metrics,
         clock: this.clock,
-        devices: () => this.devices.map((d) => ({ id: d.config.id, kind: d.config.kind })),
+        devices: () => this.config.devices.map((d) => ({ id: d.id, kind: d.kind })),
       },
     );
     this.uplinkRef.start();

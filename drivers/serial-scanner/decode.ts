@@ -9,7 +9,8 @@ export interface ScanReading {
 
 export type ScanDecodeError = 'missing-aim' | 'empty';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: every byte the scanner sent stays in the text.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Bytes as text: UTF-8 when valid (QR codes), otherwise Latin-1 so every byte survives. */
 function text(bytes: Buffer): string {

@@ -194,8 +194,9 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
   ): void {
     const ctx = this.ctx;
     if (!ctx) return;
-    const changed = state !== this.state || path !== this.path;
-    this.path = path ?? this.path;
+    const nextPath = path ?? this.path;
+    const changed = state !== this.state || nextPath !== this.path;
+    this.path = nextPath;
     if (reason) this.lastError = reason;
     if (!changed) return;
     this.state = state;

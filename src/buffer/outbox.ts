@@ -52,6 +52,7 @@ interface Pending {
 /** Bytes a row takes beyond its data: envelope attributes, source, row header and B-tree slack. */
 const ROW_OVERHEAD = 420;
 const DISK_CHECK_MS = 1000;
+const REFUSAL_LOG_MS = 1000;
 
 const defaultFreeDisk = (dir: string): number => {
   const s = statfsSync(dir);
@@ -88,6 +89,9 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
   private diskCheckedAt = 0;
   private diskCap = Number.POSITIVE_INFINITY;
   private refusing = false;
+  private readonly refusedUnlogged = new Map<string, number>();
+  private refusedLoggedAt = Number.NEGATIVE_INFINITY;
+  private refusalLogTimer: NodeJS.Timeout | undefined;
 
   static open(opts: OutboxOptions, deps: OutboxDeps): Outbox {
     const opened = openBufferDb(opts, deps.log, () => deps.clock.now());
@@ -367,6 +371,27 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
   ): void {
     this.deps.metrics.refused.inc({ class: p.ev.cls, reason });
     p.reject?.(new GatewayError(code));
+    // Every refusal reaches the log, summed per second so a flood cannot drown it.
+    const key = `${p.ev.cls}/${reason}`;
+    this.refusedUnlogged.set(key, (this.refusedUnlogged.get(key) ?? 0) + 1);
+    const now = this.deps.clock.now();
+    if (now - this.refusedLoggedAt >= REFUSAL_LOG_MS || now < this.refusedLoggedAt) this.logRefusals(now);
+    else {
+      this.refusalLogTimer ??= setTimeout(() => this.logRefusals(this.deps.clock.now()), REFUSAL_LOG_MS);
+      this.refusalLogTimer.unref();
+    }
+  }
+
+  private logRefusals(now: number): void {
+    if (this.refusalLogTimer) clearTimeout(this.refusalLogTimer);
+    this.refusalLogTimer = undefined;
+    if (this.refusedUnlogged.size === 0) return;
+    this.refusedLoggedAt = now;
+    this.deps.log.warn(
+      { refused: Object.fromEntries(this.refusedUnlogged) },
+      'events refused (class/reason: count)',
+    );
+    this.refusedUnlogged.clear();
   }
 
   /** Queues an alarm event about the gateway itself (device class: it may use the reserve). */
@@ -418,6 +443,7 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
       this.stmt.toDeadLetter.run(reason, this.deps.clock.now(), seq);
       this.rowCount -= this.stmt.deleteOne.run(seq).changes;
     })();
+    this.deps.metrics.bufferRows.set(this.rowCount);
   }
 
   /** Increments and returns a persisted counter (e.g. the birth counter of the state topic). */
@@ -459,6 +485,7 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.logRefusals(this.deps.clock.now());
     // The last flush may have queued an alarm; it cannot be written any more.
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

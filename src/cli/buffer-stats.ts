@@ -63,7 +63,7 @@ export function bufferStatsCommand(configPath: string, opts: { json?: boolean })
           `oldest event ${stats.oldestTime ?? '-'}`,
           `size         ${stats.usedBytes} bytes used of ${stats.maxBytes} (${pct}%), file ${stats.fileBytes} bytes`,
           `dead letters ${stats.deadLetters}`,
-          `connections  ${stats.births}`,
+          `connection attempts ${stats.births}`,
           '',
         ].join('\n'),
       );

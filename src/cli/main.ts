@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT } from '../errors.js';
 import { VERSION } from '../paths.js';
 import { bufferStatsCommand } from './buffer-stats.js';
 import { configCheckCommand } from './config-check.js';
@@ -32,7 +33,9 @@ export function buildCli(): Command {
       'In-store edge gateway: scanners, beacons, Wi-Fi presence and POS to MQTT, buffered in SQLite.',
     )
     .version(VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors exit 64 (EX_USAGE), not commander's 1, so scripts can tell them from failures.
+    .exitOverride();
 
   program
     .command('run')
@@ -104,4 +107,9 @@ export function buildCli(): Command {
   return program;
 }
 
-await buildCli().parseAsync(process.argv);
+try {
+  await buildCli().parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+}

@@ -23,6 +23,7 @@ export interface EnvelopeIdentity {
   bootId: string;
 }
 
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ajv = createAjv({ allErrors: true });
 const validators = Object.fromEntries(
   EVENT_TYPE_NAMES.map((type) => [type, ajv.compile(EVENT_TYPES[type].data)]),
@@ -39,6 +40,7 @@ export class EventFactory {
   private readonly sourcePrefix: string;
   private readonly tail: string;
   private readonly ids = new Uuid7();
+  private readonly deviceIds = new Set<string>();
 
   constructor(identity: Omit<EnvelopeIdentity, 'bootId'> & { bootId?: string }) {
     this.identity = { ...identity, bootId: identity.bootId ?? randomUUID() };
@@ -48,6 +50,16 @@ export class EventFactory {
   }
 
   create<T extends EventType>(type: T, deviceId: string, data: EventData<T>, timeMs: number): PendingEvent {
+    if (!this.deviceIds.has(deviceId)) {
+      // The device id becomes a topic level and part of `source`; config validates it, this guards the rest.
+      if (!DEVICE_ID.test(deviceId)) {
+        throw new GatewayError(
+          'GW_ERR_EVENT_INVALID',
+          `${type}: device id ${JSON.stringify(deviceId)} is not topic-safe`,
+        );
+      }
+      this.deviceIds.add(deviceId);
+    }
     const validate = validators[type];
     if (!validate(data)) {
       const issues = describeErrors(validate.errors, '/data');

@@ -47,8 +47,13 @@ export function describeErrors(
         message = `must be ${JSON.stringify(params.allowedValue)}`;
         break;
       case 'maxProperties':
+        message =
+          params.limit === 1
+            ? 'must have exactly one of its keys'
+            : `must have at most ${String(params.limit)} keys`;
+        break;
       case 'minProperties':
-        message = `${message} (${describeLimit(e.schema)})`;
+        message = `must have at least ${String(params.limit)} key${params.limit === 1 ? '' : 's'}`;
         break;
     }
     const line = `${path}: ${message}`;
@@ -57,10 +62,6 @@ export function describeErrors(
     out.push({ path, message });
   }
   return out;
-}
-
-function describeLimit(limit: unknown): string {
-  return `limit ${String(limit)}`;
 }
 
 export function formatIssues(issues: readonly SchemaIssue[]): string {

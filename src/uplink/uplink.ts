@@ -175,7 +175,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     this.deleteChunk = this.chunkFor(this.window);
     this.deps.metrics.connected.set(1);
     this.deps.log.info(
-      { broker: this.opts.mqtt.url, window: this.window, birth: this.birth, resumeAfterSeq: this.cursor },
+      { broker: this.brokerUrl, window: this.window, birth: this.birth, resumeAfterSeq: this.cursor },
       'connected to broker',
     );
     client.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true }, (err) => {
@@ -333,7 +333,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       bootid: this.opts.bootId,
       birth: this.birth,
       version: this.opts.version,
-      time: new Date(this.deps.clock.now()).toISOString(),
+      // The Last Will is composed at connect time: a time in it would be the connect time, not the loss.
+      ...(reason === 'connection-lost' ? {} : { time: new Date(this.deps.clock.now()).toISOString() }),
       ...(state === 'online' ? { devices: this.deps.devices() } : {}),
     });
   }
@@ -390,6 +391,11 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     }
   }
 
+  /** The broker URL without any user info, fit for logs and status. */
+  private get brokerUrl(): string {
+    return this.opts.mqtt.url.replace(/\/\/[^@/]*@/, '//');
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }
@@ -403,7 +409,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     const now = this.deps.clock.now();
     return {
       connected: this.connected,
-      broker: this.opts.mqtt.url.replace(/\/\/[^@/]*@/, '//'),
+      broker: this.brokerUrl,
       protocolVersion: this.opts.mqtt.protocolVersion,
       inflight: this.queue.length - this.head,
       window: this.window,

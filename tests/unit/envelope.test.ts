@@ -32,6 +32,15 @@ function invalidPaths(fn: () => unknown): string[] {
   throw new Error('expected GW_ERR_EVENT_INVALID');
 }
 
+function invalidCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isGatewayError(err) ? err.code : String(err);
+  }
+  return undefined;
+}
+
 describe('EventFactory', () => {
   const factory = new EventFactory({ storeId: '0421', gatewayId: 'gw-1' });
 
@@ -108,13 +117,23 @@ describe('EventFactory', () => {
     expect(ev.time).toBe('1970-01-01T00:00:00.000Z');
   });
 
-  it('escapes identities and device ids as JSON', () => {
+  it('escapes store and gateway ids as JSON', () => {
     const f = new EventFactory({ storeId: 'st"ore', gatewayId: 'gw\\1' });
-    const ev = f.create('retail.scan.v1', 'dev"1', { deviceId: 'd', text: 'x', symbology: 'unknown' }, T0);
+    const ev = f.create('retail.scan.v1', 'dev-1', { deviceId: 'd', text: 'x', symbology: 'unknown' }, T0);
     const e = JSON.parse(f.serialize(ev, 1)) as Record<string, unknown>;
     expect(e.storeid).toBe('st"ore');
     expect(e.gatewayid).toBe('gw\\1');
-    expect(e.source).toBe('/stores/st"ore/gateways/gw\\1/devices/dev"1');
+    expect(e.source).toBe('/stores/st"ore/gateways/gw\\1/devices/dev-1');
+  });
+
+  it('refuses a device id that is not one topic level', () => {
+    for (const id of ['dev"1', 'a/b', 'lane+1', 'x#', '', ' lead']) {
+      expect(
+        invalidCode(() =>
+          factory.create('retail.scan.v1', id, { deviceId: 'd', text: 'x', symbology: 'unknown' }, T0),
+        ),
+      ).toBe('GW_ERR_EVENT_INVALID');
+    }
   });
 
   it('refuses invalid data with GW_ERR_EVENT_INVALID listing every failing path', () => {
