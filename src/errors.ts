@@ -4,18 +4,11 @@
  * where one applies; `retryable` tells a caller whether the same request may succeed later.
  */
 export const ERRORS = {
-  GW_ERR_CONFIG_INVALID: { status: 500, retryable: false, message: 'configuration is invalid' },
   GW_ERR_CONFIG_READ: { status: 500, retryable: false, message: 'configuration file cannot be read' },
   GW_ERR_EVENT_INVALID: { status: 400, retryable: false, message: 'event does not match its schema' },
   GW_ERR_BUFFER_FULL: { status: 503, retryable: true, message: 'buffer is full; event refused' },
   GW_ERR_BUFFER_CLOSED: { status: 503, retryable: true, message: 'buffer is closed; event refused' },
-  GW_ERR_BUFFER_CORRUPT: { status: 500, retryable: false, message: 'buffer file is corrupt' },
   GW_ERR_BUFFER_IO: { status: 503, retryable: true, message: 'buffer write failed' },
-  GW_ERR_DEVICE_NOT_FOUND: { status: 404, retryable: true, message: 'device not found' },
-  GW_ERR_DEVICE_OPEN: { status: 503, retryable: true, message: 'device cannot be opened' },
-  GW_ERR_DECODE: { status: 400, retryable: false, message: 'input cannot be decoded' },
-  GW_ERR_MQTT_REJECTED: { status: 502, retryable: false, message: 'broker refused the message' },
-  GW_ERR_STOPPING: { status: 503, retryable: true, message: 'gateway is stopping' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
