@@ -27,7 +27,14 @@ export class Metrics {
     const r = [this.registry];
     const perClass = (name: string, help: string): ClassCounter => {
       const c = new Counter({ name, help, labelNames: ['class'], registers: r });
-      return Object.fromEntries(EVENT_CLASSES.map((cls) => [cls, c.labels(cls)])) as ClassCounter;
+      // Every class is exported from the start (at 0), so rate() works before the first event.
+      return Object.fromEntries(
+        EVENT_CLASSES.map((cls) => {
+          const child = c.labels(cls);
+          child.inc(0);
+          return [cls, child];
+        }),
+      ) as ClassCounter;
     };
     this.accepted = perClass('sg_events_accepted_total', 'Events committed to the buffer');
     this.published = perClass('sg_events_published_total', 'Events acknowledged by the broker (PUBACK)');

@@ -57,6 +57,7 @@ const PERMANENT_REASONS = new Map<number, string>([
 ]);
 
 const DELETE_FLUSH_MS = 5;
+const POISON_LOSSES = 10;
 const READ_BATCH = 500;
 
 /**
@@ -94,8 +95,12 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
   private reconnects = 0;
   private drained: (() => void) | undefined;
   private readonly publishOptions: IClientPublishOptions;
-  private readonly refill: number;
+  private refill: number;
   private deleteChunk: number;
+  /** After a connection died with messages unacknowledged, the next one sends only the oldest first. */
+  private probe = false;
+  /** Consecutive connections lost while the probe message was the only one outstanding. */
+  private probeLosses = 0;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -172,6 +177,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     // Keep one slot of the broker's Receive Maximum for the state message.
     const brokerMax = receiveMaximum === undefined ? 65535 : Math.max(1, receiveMaximum - 1);
     this.window = Math.min(this.opts.mqtt.inflightWindow, brokerMax);
+    this.refill = Math.max(1, Math.min(64, Math.floor(this.window / 4)));
     this.deleteChunk = this.chunkFor(this.window);
     this.deps.metrics.connected.set(1);
     this.deps.log.info(
@@ -193,7 +199,11 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     this.deps.metrics.connected.set(0);
     this.flushDeletes();
     const unacked = this.queue.length - this.head;
-    if (unacked > 0) this.cursor = (this.queue[this.head] as number) - 1;
+    if (unacked > 0) {
+      const oldest = this.queue[this.head] as number;
+      this.cursor = oldest - 1;
+      this.onUnackedLoss(oldest, wasConnected);
+    }
     this.queue = [];
     this.head = 0;
     this.ackedEarly.clear();
@@ -224,11 +234,41 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     return this.queue.length - this.head + this.rangeRows;
   }
 
+  /**
+   * A connection died with `oldest` unacknowledged. Some brokers (Mosquitto 2.0 among them) close
+   * the connection on a publish they refuse, and with a full window the PUBACK saying so is lost
+   * in the reset: resending the whole window would loop forever. So the next connection sends the
+   * oldest message alone and opens the window once it is acknowledged. A message that alone kills
+   * the connection POISON_LOSSES times in a row is moved to dead_letter, so it cannot block the
+   * store's feed; it stays in the buffer file for store IT.
+   */
+  private onUnackedLoss(oldest: number, wasConnected: boolean): void {
+    if (this.probe && wasConnected) this.probeLosses++;
+    this.probe = true;
+    if (this.probeLosses < POISON_LOSSES) return;
+    this.probeLosses = 0;
+    const row = this.deps.outbox.read(oldest - 1, 1)[0];
+    if (row?.[0] !== oldest) return;
+    this.deps.outbox.deadLetter(oldest, 'connection-closed');
+    this.cursor = oldest;
+    this.deps.metrics.rejected.inc({ class: row[1], reason: 'connection-closed' });
+    this.deps.log.error(
+      { seq: oldest, losses: POISON_LOSSES },
+      'the broker drops the connection on this message; moved to dead_letter',
+    );
+    this.deps.outbox.raise(
+      'message-rejected',
+      'warning',
+      `the broker closed the connection ${POISON_LOSSES} times on event seq ${oldest}`,
+      { seq: oldest, reason: 'connection-closed' },
+    );
+  }
+
   /** Publishes rows after the cursor while the window has room. */
   private pump(): void {
     const client = this.client;
     if (!this.connected || this.stopping || !client) return;
-    let room = this.window - this.occupied();
+    let room = (this.probe ? 1 : this.window) - this.occupied();
     while (room > 0) {
       const limit = Math.min(room, READ_BATCH);
       const rows = this.deps.outbox.read(this.cursor, limit);
@@ -253,6 +293,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     if (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== 'number') return; // the connection ended; onClose rewinds.
+      this.probe = false;
+      this.probeLosses = 0;
       const permanent = PERMANENT_REASONS.get(code);
       if (!permanent) {
         this.lastError = `PUBACK reason 0x${code.toString(16)}`;
@@ -279,6 +321,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
         },
       );
     } else {
+      this.probe = false;
+      this.probeLosses = 0;
       this.deps.metrics.published[cls].inc();
     }
     if (this.queue[this.head] === seq) {

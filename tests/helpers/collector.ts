@@ -36,11 +36,11 @@ export class Collector {
   }
 
   async waitForUnique(n: number, type?: string, timeoutMs = 20_000): Promise<void> {
-    await waitFor(
-      () => this.unique(type).length >= n,
-      `${n} ${type ?? 'events'} (have ${this.unique(type).length})`,
-      timeoutMs,
-    );
+    try {
+      await waitFor(() => this.unique(type).length >= n, `${n} ${type ?? 'events'}`, timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (have ${this.unique(type).length})`);
+    }
   }
 
   stop(): Promise<void> {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import { tmpDir } from './tmp.js';
@@ -57,6 +58,8 @@ export class Mosquitto {
       [
         `listener ${this.port} 127.0.0.1`,
         'allow_anonymous true',
+        // Started as root, Mosquitto would switch to its own user and could not write here.
+        `user ${userInfo().username}`,
         // No receive-maximum cap: the gateway's own window governs (it honours one if set).
         'max_inflight_messages 0',
         'max_queued_messages 0',
