@@ -45,6 +45,7 @@ interface Pending {
   ev: PendingEvent;
   bytes: number;
   seq: number;
+  payload?: string;
   resolve?: (seq: number) => void;
   reject?: (err: GatewayError) => void;
 }
@@ -69,7 +70,8 @@ const defaultFreeDisk = (dir: string): number => {
  * presence rows, and device/alarm events may still use a small reserve. Rows leave only through
  * `deleteRanges` (after PUBACK), `deadLetter`, or presence eviction; every such drop is counted.
  */
-export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
+/** Emitted after each commit with the rows just written, so a caught-up reader need not read them back. */
+export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[]] }> {
   readonly quarantine: Quarantine | undefined;
   private readonly db: Db;
   private readonly reservation: SeqReservation;
@@ -229,7 +231,12 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
       p.resolve?.(p.seq);
     }
     this.deps.metrics.bufferRows.set(this.rowCount);
-    this.emit('committed', this.lastSeq);
+    if (this.listenerCount('committed') > 0) {
+      this.emit(
+        'committed',
+        allowed.map((p): OutboxRow => [p.seq, p.ev.cls, p.ev.deviceId, p.payload as string]),
+      );
+    }
   }
 
   /** Inserts a batch in one transaction; seq numbers are assigned here, so refusals leave no gap. */
@@ -240,7 +247,8 @@ export class Outbox extends EventEmitter<{ committed: [lastSeq: number] }> {
     for (const p of rows) {
       seq += 1;
       p.seq = seq;
-      insert.run(seq, p.ev.cls, p.ev.deviceId, factory.serialize(p.ev, seq));
+      p.payload = factory.serialize(p.ev, seq);
+      insert.run(seq, p.ev.cls, p.ev.deviceId, p.payload);
     }
     setMeta.run('last_seq', seq);
     this.lastSeq = seq;

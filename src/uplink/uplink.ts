@@ -116,7 +116,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       opts.mqtt.protocolVersion === 5
         ? { qos: 1, properties: { contentType: CLOUDEVENT_CONTENT_TYPE } }
         : { qos: 1 };
-    deps.outbox.on('committed', () => this.pump());
+    deps.outbox.on('committed', (rows) => this.onCommitted(rows));
   }
 
   start(): void {
@@ -262,6 +262,23 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       `the broker closed the connection ${POISON_LOSSES} times on event seq ${oldest}`,
       { seq: oldest, reason: 'connection-closed' },
     );
+  }
+
+  /**
+   * Fresh rows: when the uplink is caught up they are published straight from memory (no read
+   * back from SQLite); whatever does not fit the window is read later, in order, by `pump`.
+   */
+  private onCommitted(rows: readonly OutboxRow[]): void {
+    const client = this.client;
+    const first = rows[0];
+    if (!first || !this.connected || this.stopping || this.probe || !client || first[0] !== this.cursor + 1) {
+      this.pump();
+      return;
+    }
+    const room = this.window - this.occupied();
+    const n = Math.min(room, rows.length);
+    for (let i = 0; i < n; i++) this.publish(client, rows[i] as OutboxRow);
+    this.deps.metrics.inflight.set(this.queue.length - this.head);
   }
 
   /** Publishes rows after the cursor while the window has room. */

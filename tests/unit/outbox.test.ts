@@ -273,12 +273,12 @@ describe('Outbox: seq across restarts', () => {
 describe('Outbox: group commit', () => {
   it('commits events offered together in one transaction', async () => {
     const { ob } = setup({ commitIntervalMs: 5 });
-    const commits: number[] = [];
-    ob.on('committed', (last) => commits.push(last));
+    const commits: number[][] = [];
+    ob.on('committed', (rows) => commits.push(rows.map((r) => r[0])));
     for (let i = 0; i < 200; i++) ob.offer(scan(`code-${i}`));
     expect(ob.stats()).toMatchObject({ pending: 200, rows: 0 });
     await waitFor(() => commits.length > 0, 'a commit');
-    expect(commits).toEqual([200]);
+    expect(commits).toEqual([Array.from({ length: 200 }, (_, i) => i + 1)]);
     expect(ob.stats()).toMatchObject({ pending: 0, rows: 200, lastSeq: 200 });
   });
 
