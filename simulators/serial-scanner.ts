@@ -56,6 +56,18 @@ export class SimulatedSerialScanner {
     if (this.options.framing.idleMs !== undefined) await sleep(this.options.framing.idleMs * 2 + 5);
   }
 
+  /**
+   * Sends several barcodes in one write, frame after frame, as a busy USB scanner delivers them.
+   * Not for idle-gap framing, where only a pause separates frames.
+   */
+  async scanMany(codes: readonly Pick<SimBarcode, 'text' | 'aim'>[]): Promise<void> {
+    if (!this.port) throw new Error(`${this.options.linkPath} is unplugged`);
+    if (this.options.framing.idleMs !== undefined)
+      throw new Error('idle-gap framing needs a pause between scans');
+    await this.port.write(Buffer.concat(codes.map((c) => this.frame(c))));
+    this.sent += codes.length;
+  }
+
   /** Scans `next()` at `rate` per second until `count` are sent or `signal` aborts; returns how many. */
   async typeAt(opts: {
     rate: number;

@@ -84,7 +84,7 @@ export class Gateway {
     return this.state === 'running';
   }
 
-  /** Opens the buffer, connects the uplink and starts every device; resolves when all have tried once. */
+  /** Opens the buffer, starts every device, then connects the uplink; resolves when all devices have tried once. */
   async start(): Promise<void> {
     this.state = 'starting';
     const { config, log } = this;
@@ -118,12 +118,13 @@ export class Gateway {
         devices: () => this.config.devices.map((d) => ({ id: d.id, kind: d.kind })),
       },
     );
-    this.uplinkRef.start();
     for (const config of this.config.devices) {
       const created = await createDriver(config, this.deps.transports ?? {});
       this.devices.push({ config, ...created, abort: new AbortController() });
     }
+    // Devices open before the uplink starts draining a backlog, which would keep the loop busy.
     await Promise.all(this.devices.map((d) => this.startDevice(d)));
+    this.uplinkRef.start();
     this.state = 'running';
     this.startedAt = this.clock.now();
     log.info(
