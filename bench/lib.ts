@@ -40,7 +40,14 @@ export function benchConfig(opts: { url: string; bufferPath: string; window?: nu
     store: { id: '0421' },
     gateway: { id: 'gw-bench' },
     mqtt: { url: opts.url, protocolVersion: 5, inflightWindow: opts.window ?? WINDOW },
-    buffer: { path: opts.bufferPath, maxBytes: '4GiB', minFreeBytes: '256MiB' },
+    buffer: {
+      path: opts.bufferPath,
+      maxBytes: '4GiB',
+      minFreeBytes: '256MiB',
+      // Experiments only: BENCH_SYNC / BENCH_COMMIT_MS override the defaults.
+      ...(process.env.BENCH_SYNC ? { synchronous: process.env.BENCH_SYNC } : {}),
+      ...(process.env.BENCH_COMMIT_MS ? { commitIntervalMs: Number(process.env.BENCH_COMMIT_MS) } : {}),
+    },
     api: { enabled: false },
     log: { level: 'warn' },
   });

@@ -1,7 +1,11 @@
 /**
  * `npm run bench`: every figure of docs/PERFORMANCE.md in one run against one Mosquitto started
- * here. Each measurement runs in its own process (so peak RSS is that phase's own).
- * Options: --events N (throughput, default 200000), --backlog N (drain, default 1000000), --quick.
+ * here. Each measurement runs in its own process, so each peak RSS is that phase's own; the gateway
+ * and the raw client alternate and each pair gives a ratio, so a noisy neighbour on a shared machine
+ * moves both sides of a ratio together. Medians are reported.
+ *
+ * Options: --events N (throughput, default 200,000), --backlog N (drain, default 1,000,000),
+ * --rounds N (pairs per comparison, default 3), --quick (50,000 / 100,000 / 1 round), --json.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -10,68 +14,118 @@ import { rootPath } from '../src/paths.js';
 import { Mosquitto } from '../tests/helpers/mosquitto.js';
 import { tmpDir } from '../tests/helpers/tmp.js';
 
+/**
+ * V8 flags the daemon runs with (the systemd unit's ExecStart). Without a cap V8 lets garbage pile
+ * up to ~100 MB before a full collection, although the live heap stays near 20 MB.
+ */
+export const SERVICE_NODE_FLAGS = ['--max-old-space-size=96'];
+
 const { values } = parseArgs({
   options: {
     events: { type: 'string' },
     backlog: { type: 'string' },
+    rounds: { type: 'string' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
 const events = Number(values.events ?? (values.quick ? 50_000 : 200_000));
 const backlog = Number(values.backlog ?? (values.quick ? 100_000 : 1_000_000));
+const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
 
-function phase(name: string, opts: Record<string, unknown>): Record<string, number> {
-  const out = execFileSync(
-    process.execPath,
-    [rootPath('dist', 'bench', 'phases.js'), name, JSON.stringify(opts)],
-    {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 1 << 20,
-    },
-  );
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as Record<string, number>;
+type Result = Record<string, number>;
+
+function phase(name: string, opts: Record<string, unknown>): Result {
+  const args = [...SERVICE_NODE_FLAGS, rootPath('dist', 'bench', 'phases.js'), name, JSON.stringify(opts)];
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as Result;
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Runs raw and gateway alternately `rounds` times; returns every run and the median figures. */
+function pairs(gateway: () => Result, raw: () => Result) {
+  const runs: { raw: Result; gateway: Result; ratio: number }[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const r = raw();
+    const g = gateway();
+    runs.push({ raw: r, gateway: g, ratio: (g.perSec as number) / (r.perSec as number) });
+  }
+  const pick = (side: 'raw' | 'gateway', key: string) => median(runs.map((x) => x[side][key] as number));
+  return { runs, pick, ratio: median(runs.map((x) => x.ratio)) };
+}
 
 const broker = await Mosquitto.start();
 const dir = tmpDir('sg-bench-');
-const base = { url: broker.url, dir: dir.path };
-const log = (s: string) => process.stderr.write(`${s}\n`);
+let n = 0;
+const base = () => ({ url: broker.url, dir: `${dir.path}/${n++}` });
 try {
   log(
-    `store-gateway bench: Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model}), Mosquitto on ${broker.url}`,
+    `store-gateway bench: Node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model}), Mosquitto on ${broker.url}, node ${SERVICE_NODE_FLAGS.join(' ')}`,
   );
   log(
-    `throughput: ${fmt(events)} events; drain: ${fmt(backlog)} events; window 1000; SQLite synchronous FULL`,
+    `window 1,000, QoS 1, MQTT 5, SQLite synchronous FULL; ${rounds} round(s) per comparison, medians shown`,
   );
-  const raw = phase('raw', { ...base, count: events });
-  log(`raw mqtt.js QoS 1 (no buffer):        ${fmt(raw.perSec as number)} msgs/s`);
-  const thr = phase('throughput', { ...base, count: events });
-  log(
-    `gateway ingest → SQLite → PUBACK:      ${fmt(thr.perSec as number)} events/s  (${fmt((thr.perSec as number) / (raw.perSec as number), 2)}x raw), peak RSS ${fmt(thr.peakRssMb as number)} MB`,
+
+  const thr = pairs(
+    () => phase('throughput', { ...base(), count: events }),
+    () => phase('raw', { ...base(), count: events }),
   );
-  const lat = phase('latency', { ...base, rate: 1000, seconds: values.quick ? 5 : 10 });
+  log(`\nthroughput, ${fmt(events)} events (ingest → SQLite → PUBACK → delete):`);
   log(
-    `latency at 1,000 events/s offered:     p50 ${fmt(lat.p50Ms as number, 2)} ms, p99 ${fmt(lat.p99Ms as number, 2)} ms, max ${fmt(lat.maxMs as number, 2)} ms`,
-  );
-  const fill = phase('fill', { ...base, count: backlog });
-  log(
-    `backlog filled offline:                ${fmt(fill.count as number)} events at ${fmt(fill.perSec as number)} events/s`,
-  );
-  const rawDrain = phase('raw', { ...base, count: backlog });
-  const drain = phase('drain', { ...base, count: backlog });
-  log(
-    `raw mqtt.js, ${fmt(backlog)} msgs:        ${fmt((rawDrain.ms as number) / 1000, 1)} s (${fmt(rawDrain.perSec as number)} msgs/s)`,
+    `  raw mqtt.js, no buffer   ${fmt(thr.pick('raw', 'perSec'))} msgs/s, ${fmt(thr.pick('raw', 'cpuUsPerEvent'), 1)} µs CPU/msg`,
   );
   log(
-    `gateway drain of ${fmt(drain.count as number)} events:  ${fmt((drain.ms as number) / 1000, 1)} s (${fmt(drain.perSec as number)} events/s, ${fmt((drain.perSec as number) / (rawDrain.perSec as number), 2)}x raw), peak RSS ${fmt(drain.peakRssMb as number)} MB`,
+    `  gateway                  ${fmt(thr.pick('gateway', 'perSec'))} events/s, ${fmt(thr.pick('gateway', 'cpuUsPerEvent'), 1)} µs CPU/event, peak RSS ${fmt(thr.pick('gateway', 'peakRssMb'))} MB`,
   );
-  const result = { raw, throughput: thr, latency: lat, fill, rawDrain, drain };
-  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  log(
+    `  ratio                    ${fmt(thr.ratio, 2)}x raw (per pair: ${thr.runs.map((r) => fmt(r.ratio, 2)).join(', ')})`,
+  );
+
+  const lat = phase('latency', { ...base(), rate: 1000, seconds: values.quick ? 5 : 10 });
+  log(`\nlatency, capture → subscriber at 1,000 events/s offered (${fmt(lat.count as number)} events):`);
+  log(
+    `  p50 ${fmt(lat.p50Ms as number, 2)} ms, p99 ${fmt(lat.p99Ms as number, 2)} ms, max ${fmt(lat.maxMs as number, 2)} ms`,
+  );
+
+  let fill: Result = {};
+  const drain = pairs(
+    () => {
+      const b = base();
+      fill = phase('fill', { ...b, count: backlog });
+      return phase('drain', { ...b, count: backlog });
+    },
+    () => phase('raw', { ...base(), count: backlog }),
+  );
+  log(
+    `\ndrain of a ${fmt(backlog)}-event backlog (filled offline at ${fmt(fill.perSec as number)} events/s):`,
+  );
+  log(
+    `  raw mqtt.js              ${fmt(drain.pick('raw', 'ms') / 1000, 1)} s (${fmt(drain.pick('raw', 'perSec'))} msgs/s)`,
+  );
+  log(
+    `  gateway                  ${fmt(drain.pick('gateway', 'ms') / 1000, 1)} s (${fmt(drain.pick('gateway', 'perSec'))} events/s, ${fmt(drain.pick('gateway', 'cpuUsPerEvent'), 1)} µs CPU/event), peak RSS ${fmt(drain.pick('gateway', 'peakRssMb'))} MB`,
+  );
+  log(
+    `  ratio                    ${fmt(drain.ratio, 2)}x raw (per pair: ${drain.runs.map((r) => fmt(r.ratio, 2)).join(', ')})`,
+  );
+
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ flags: SERVICE_NODE_FLAGS, rounds, throughput: thr.runs, latency: lat, fill, drain: drain.runs }, null, 2)}\n`,
+    );
+  }
 } finally {
   await broker.dispose();
   dir.cleanup();

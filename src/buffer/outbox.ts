@@ -41,6 +41,13 @@ export interface OutboxStats {
   refusing: boolean;
 }
 
+/** Acknowledged rows waiting to be deleted: inclusive seq ranges of rows published in order. */
+interface Ack {
+  ranges: readonly (readonly [number, number])[];
+  deleted: number;
+  done?: () => void;
+}
+
 interface Pending {
   ev: PendingEvent;
   bytes: number;
@@ -68,7 +75,7 @@ const defaultFreeDisk = (dir: string): number => {
  * a refused event never leaves a gap. When the byte budget or the free-disk floor is reached, scans,
  * POS and beacon events are refused with GW_ERR_BUFFER_FULL, presence events push out the oldest
  * presence rows, and device/alarm events may still use a small reserve. Rows leave only through
- * `deleteRanges` (after PUBACK), `deadLetter`, or presence eviction; every such drop is counted.
+ * `acknowledge` (after PUBACK), `deadLetter`, or presence eviction; every such drop is counted.
  */
 /** Emitted after each commit with the rows just written, so a caught-up reader need not read them back. */
 export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[]] }> {
@@ -76,11 +83,9 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
   private readonly db: Db;
   private readonly reservation: SeqReservation;
   private readonly stmt: ReturnType<Outbox['prepare']>;
-  private readonly commitBatch: (rows: Pending[]) => void;
-  private readonly deleteBatch: (
-    ranges: readonly (readonly [number, number])[],
-    count: (n: number) => void,
-  ) => void;
+  private readonly commitBatch: (rows: Pending[], acks: Ack[]) => void;
+  private readonly deleteBatch: (acks: Ack[]) => void;
+  private acks: Ack[] = [];
   private readonly pageSize: number;
   private readonly freeDisk: (dir: string) => number;
   private pending: Pending[] = [];
@@ -112,12 +117,11 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
     this.freeDisk = deps.freeDiskBytes ?? defaultFreeDisk;
     this.stmt = this.prepare();
-    this.commitBatch = this.db.transaction((rows: Pending[]) => this.insertBatch(rows));
-    this.deleteBatch = this.db.transaction(
-      (ranges: readonly (readonly [number, number])[], count: (n: number) => void) => {
-        for (const [from, to] of ranges) count(this.stmt.deleteRange.run(from, to).changes);
-      },
-    );
+    this.commitBatch = this.db.transaction((rows: Pending[], acks: Ack[]) => {
+      this.deleteAcked(acks);
+      this.insertBatch(rows);
+    });
+    this.deleteBatch = this.db.transaction((acks: Ack[]) => this.deleteAcked(acks));
     this.reservation = new SeqReservation(`${opts.path}.seq`);
     const metaSeq = this.stmt.getMeta.get('last_seq') as { value: number } | undefined;
     const maxRow = (this.db.prepare('SELECT max(seq) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
@@ -155,6 +159,8 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
         .prepare('SELECT seq, cls, device, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?')
         .raw(true),
       deleteRange: db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncConfigured: db.prepare(`PRAGMA synchronous = ${this.opts.synchronous}`),
       oldestPresence: db
         .prepare(
           "SELECT seq, length(payload) + length(device) FROM outbox WHERE cls = 'presence' ORDER BY seq LIMIT ?",
@@ -196,46 +202,82 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
       reject,
     });
     if (this.pending.length >= this.opts.commitMaxRows) this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.opts.commitIntervalMs);
-    }
+    else this.schedule();
   }
 
-  /** Commits everything queued, now. */
+  /**
+   * Commits everything queued, now: acknowledged rows are deleted and new events inserted in one
+   * transaction, so a busy gateway pays for one commit per group, not two.
+   */
   flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0 || this.closed) return;
+    if (this.closed || (this.pending.length === 0 && this.acks.length === 0)) return;
     const batch = this.pending;
     this.pending = [];
-    const allowed = this.admit(batch);
-    if (allowed.length === 0) return;
+    const allowed = batch.length > 0 ? this.admit(batch) : [];
+    const acks = this.acks;
+    this.acks = [];
+    if (allowed.length === 0 && acks.length === 0) return;
     const before = this.lastSeq;
     try {
-      this.reservation.ensure(before + allowed.length);
-      this.commitBatch(allowed);
+      if (allowed.length > 0) {
+        this.reservation.ensure(before + allowed.length);
+        this.commitBatch(allowed, acks);
+      } else this.commitDeletes(acks);
     } catch (err) {
       this.lastSeq = before;
+      this.acks = acks.concat(this.acks);
       const full = (err as { code?: string }).code === 'SQLITE_FULL';
       this.deps.log.error({ err, rows: allowed.length }, 'buffer commit failed; events refused');
       for (const p of allowed)
         this.refuse(p, full ? 'GW_ERR_BUFFER_FULL' : 'GW_ERR_BUFFER_IO', full ? 'full' : 'io');
+      if (allowed.length === 0) this.schedule();
       return;
     }
-    this.rowCount += allowed.length;
+    let deleted = 0;
+    for (const a of acks) deleted += a.deleted;
+    this.rowCount += allowed.length - deleted;
+    this.deps.metrics.bufferRows.set(this.rowCount);
+    for (const a of acks) a.done?.();
+    if (allowed.length === 0) return;
     const { accepted } = this.deps.metrics;
     for (const p of allowed) {
       accepted[p.ev.cls].inc();
       p.resolve?.(p.seq);
     }
-    this.deps.metrics.bufferRows.set(this.rowCount);
     if (this.listenerCount('committed') > 0) {
       this.emit(
         'committed',
         allowed.map((p): OutboxRow => [p.seq, p.ev.cls, p.ev.deviceId, p.payload as string]),
       );
+    }
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => this.flush(), this.opts.commitIntervalMs);
+  }
+
+  private deleteAcked(acks: Ack[]): void {
+    const { deleteRange } = this.stmt;
+    for (const a of acks) {
+      a.deleted = 0;
+      for (const [from, to] of a.ranges) a.deleted += deleteRange.run(from, to).changes;
+    }
+  }
+
+  /**
+   * Deletes alone skip the fsync: an acknowledged row that reappears after a power cut is only a
+   * duplicate (consumers dedupe by id), never a loss, and the next insert commit makes them durable.
+   */
+  private commitDeletes(acks: Ack[]): void {
+    this.stmt.syncNormal.run();
+    try {
+      this.deleteBatch(acks);
+    } finally {
+      this.stmt.syncConfigured.run();
     }
   }
 
@@ -427,22 +469,20 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
     return this.stmt.read.all(afterSeq, limit) as OutboxRow[];
   }
 
-  /** Deletes acknowledged rows; each range is inclusive and covers only rows published in order. */
-  deleteRanges(ranges: readonly (readonly [number, number])[]): void {
+  /**
+   * Queues acknowledged rows for deletion in the next commit (within `commitIntervalMs`); `done`
+   * runs once they are gone. Each range is inclusive and covers only rows published in order.
+   */
+  acknowledge(ranges: readonly (readonly [number, number])[], done?: () => void): void {
     if (ranges.length === 0 || this.closed) return;
-    let deleted = 0;
-    // An acknowledged row that reappears after a power cut is only a duplicate (consumers dedupe by
-    // id), so deletes skip the fsync; the next insert commit makes them durable anyway.
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.deleteBatch(ranges, (n) => {
-        deleted += n;
-      });
-    } finally {
-      this.db.pragma(`synchronous = ${this.opts.synchronous}`);
-    }
-    this.rowCount -= deleted;
-    this.deps.metrics.bufferRows.set(this.rowCount);
+    this.acks.push({ ranges, deleted: 0, done });
+    this.schedule();
+  }
+
+  /** Deletes acknowledged rows now. */
+  deleteRanges(ranges: readonly (readonly [number, number])[]): void {
+    this.acknowledge(ranges);
+    this.flush();
   }
 
   /** Moves a row the broker refused for good to dead_letter, where store IT can inspect it. */

@@ -56,7 +56,6 @@ const PERMANENT_REASONS = new Map<number, string>([
   [0x99, 'payload-format-invalid'],
 ]);
 
-const DELETE_FLUSH_MS = 5;
 const POISON_LOSSES = 10;
 const READ_BATCH = 500;
 
@@ -82,10 +81,12 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
   private queue: number[] = [];
   private head = 0;
   private readonly ackedEarly = new Set<number>();
+  /** Acknowledged, in publish order, not yet handed to the outbox for deletion. */
   private openRange: [number, number] | null = null;
-  private ranges: [number, number][] = [];
   private rangeRows = 0;
-  private deleteTimer: NodeJS.Timeout | undefined;
+  private handOverScheduled = false;
+  /** Handed to the outbox, deleted at its next commit. */
+  private deleting = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private nextRetryAt: number | null = null;
   private readonly backoff: Backoff;
@@ -231,7 +232,7 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
 
   /** Window slots taken: awaiting PUBACK, or acknowledged with the delete not yet committed. */
   private occupied(): number {
-    return this.queue.length - this.head + this.rangeRows;
+    return this.queue.length - this.head + this.rangeRows + this.deleting;
   }
 
   /**
@@ -364,25 +365,31 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     else this.openRange = [seq, seq];
     this.rangeRows++;
     if (this.rangeRows >= this.deleteChunk) this.flushDeletes();
-    else
-      this.deleteTimer ??= setTimeout(() => {
+    else if (!this.handOverScheduled) {
+      // Hand over once per turn of the event loop, after the burst of PUBACKs it carries.
+      this.handOverScheduled = true;
+      setImmediate(() => {
+        this.handOverScheduled = false;
         this.flushDeletes();
-        this.pump();
-      }, DELETE_FLUSH_MS);
+      });
+    }
   }
 
+  /**
+   * Hands acknowledged rows to the outbox, which deletes them in its next commit; their window
+   * slots are freed only then.
+   */
   private flushDeletes(): void {
-    if (this.deleteTimer) {
-      clearTimeout(this.deleteTimer);
-      this.deleteTimer = undefined;
-    }
-    if (this.openRange) this.ranges.push(this.openRange);
+    const range = this.openRange;
+    if (!range) return;
+    const held = this.rangeRows;
     this.openRange = null;
     this.rangeRows = 0;
-    if (this.ranges.length === 0) return;
-    const ranges = this.ranges;
-    this.ranges = [];
-    this.deps.outbox.deleteRanges(ranges);
+    this.deleting += held;
+    this.deps.outbox.acknowledge([range], () => {
+      this.deleting -= held;
+      if (this.window - this.occupied() >= this.refill) this.pump();
+    });
   }
 
   private statePayload(state: 'online' | 'offline', reason?: string): string {
