@@ -33,10 +33,16 @@ async function startGateway(o: Opts, bufferName: string): Promise<Gateway> {
   return gw;
 }
 
-/** A sample payload exactly as the gateway sends it, for the raw baseline. */
+/**
+ * Payloads exactly as the gateway sends them, made before the clock starts, for the raw baseline:
+ * the raw client does nothing but publish. 1,000 distinct ones, cycled.
+ */
 function samplePayloads(): (i: number) => string {
   const factory = new EventFactory({ storeId: '0421', gatewayId: 'gw-raw' });
-  return (i) => factory.serialize(factory.create('retail.scan.v1', 'lane-1', scanData(i), Date.now()), i + 1);
+  const pool = Array.from({ length: 1000 }, (_, i) =>
+    factory.serialize(factory.create('retail.scan.v1', 'lane-1', scanData(i), Date.now()), i + 1),
+  );
+  return (i) => pool[i % pool.length] as string;
 }
 
 const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
