@@ -19,7 +19,7 @@ import { tmpDir } from '../tests/helpers/tmp.js';
  * up to ~100 MB before a full collection, although the live heap stays near 20 MB; a 16 MB young
  * generation lets the messages of a full in-flight window die young instead of being promoted.
  */
-export const SERVICE_NODE_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=16'];
+export const SERVICE_NODE_FLAGS = ['--max-old-space-size=128', '--max-semi-space-size=16'];
 
 const { values } = parseArgs({
   options: {
