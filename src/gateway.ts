@@ -8,6 +8,7 @@ import { isGatewayError } from './errors.js';
 import { EventFactory } from './events/envelope.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { createModules, type GatewayModule } from './modules.js';
 import { VERSION } from './paths.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
 
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   metrics?: Metrics;
   /** Free bytes on the buffer's file system (tests simulate a full disk with it). */
   freeDiskBytes?: (dir: string) => number;
+  /** Modules beyond those the config asks for (tests, the demo's simulated services). */
+  modules?: GatewayModule[];
 }
 
 export interface GatewayStatus {
@@ -30,6 +33,7 @@ export interface GatewayStatus {
   uplink: UplinkStatus | null;
   buffer: ReturnType<Outbox['stats']> | null;
   devices: DeviceHealth[];
+  modules: Record<string, unknown>;
 }
 
 interface Device {
@@ -52,6 +56,7 @@ export class Gateway {
   private outboxRef: Outbox | undefined;
   private uplinkRef: Uplink | undefined;
   private devices: Device[] = [];
+  private modulesList: GatewayModule[] = [];
   private state: GatewayStatus['state'] = 'created';
   private startedAt: number | null = null;
 
@@ -118,6 +123,11 @@ export class Gateway {
         devices: () => this.config.devices.map((d) => ({ id: d.id, kind: d.kind })),
       },
     );
+    this.modulesList = [...(await createModules(config)), ...(this.deps.modules ?? [])];
+    for (const m of this.modulesList) {
+      await m.start(this);
+      log.debug({ module: m.name }, 'module started');
+    }
     for (const config of this.config.devices) {
       const created = await createDriver(config, this.deps.transports ?? {});
       this.devices.push({ config, ...created, abort: new AbortController() });
@@ -164,6 +174,11 @@ export class Gateway {
     };
   }
 
+  /** The running feature modules (their routes join the local API). */
+  get modules(): readonly GatewayModule[] {
+    return this.modulesList;
+  }
+
   /** Finds a running device's driver (for host commands). */
   driver(id: string): Driver<DeviceConfig, unknown> | undefined {
     return this.devices.find((d) => d.config.id === id)?.driver;
@@ -178,6 +193,13 @@ export class Gateway {
     this.state = 'stopping';
     for (const d of this.devices) d.abort.abort();
     await Promise.allSettled(this.devices.map((d) => d.driver.stop()));
+    for (const m of [...this.modulesList].reverse()) {
+      try {
+        await m.stop();
+      } catch (err) {
+        this.log.error({ err, module: m.name }, 'module did not stop cleanly');
+      }
+    }
     this.outboxRef?.flush();
     await this.uplinkRef?.stop();
     this.outboxRef?.close();
@@ -196,6 +218,9 @@ export class Gateway {
       uplink: this.uplinkRef?.status() ?? null,
       buffer: this.outboxRef?.isOpen ? this.outboxRef.stats() : null,
       devices: this.devices.map((d) => d.driver.health()),
+      modules: Object.fromEntries(
+        this.modulesList.filter((m) => m.status).map((m) => [m.name, m.status?.()]),
+      ),
     };
   }
 }

@@ -47,5 +47,14 @@ export function buildApi(gateway: Gateway): FastifyInstance {
 
   app.get('/v1/status', async () => gateway.status());
 
+  for (const m of gateway.modules) {
+    const routes = m.routes?.bind(m);
+    if (routes) {
+      void app.register((scope, _opts, done) => {
+        Promise.resolve(routes(scope)).then(() => done(), done);
+      });
+    }
+  }
+
   return app;
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   type IClientOptions,
   type IClientPublishOptions,
+  type IPublishPacket,
   type MqttClient,
   connect as mqttConnect,
 } from 'mqtt';
@@ -69,7 +70,12 @@ const READ_BATCH = 500;
  * but not acknowledged, or acknowledged but not yet deleted) is at most one window.
  * Connection attempts back off exponentially with full jitter.
  */
-export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason: string] }> {
+export class Uplink extends EventEmitter<{
+  connected: [];
+  disconnected: [reason: string];
+  /** A message on a subscribed topic (the downlink). */
+  message: [topic: string, payload: Buffer, packet: IPublishPacket];
+}> {
   readonly topics: Topics;
   private client: MqttClient | undefined;
   private gen = 0;
@@ -102,6 +108,8 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
   private probe = false;
   /** Consecutive connections lost while the probe message was the only one outstanding. */
   private probeLosses = 0;
+  /** Downlink topic filters, subscribed again on every connection. */
+  private readonly subscriptions = new Map<string, 0 | 1>();
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -160,6 +168,9 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     client.on('close', () => {
       if (gen === this.gen) this.onClose(client);
     });
+    client.on('message', (topic, payload, packet) => {
+      if (gen === this.gen) this.emit('message', topic, payload, packet);
+    });
     client.on('error', (err) => {
       if (gen !== this.gen) return;
       this.lastError = err.message;
@@ -188,6 +199,12 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
     client.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true }, (err) => {
       if (err) this.deps.log.warn({ err }, 'birth message not acknowledged');
     });
+    if (this.subscriptions.size > 0) {
+      const filters = Object.fromEntries([...this.subscriptions].map(([f, qos]) => [f, { qos }]));
+      client.subscribe(filters, (err) => {
+        if (err) this.deps.log.error({ err }, 'downlink subscription failed');
+      });
+    }
     this.emit('connected');
     this.pump();
   }
@@ -404,6 +421,28 @@ export class Uplink extends EventEmitter<{ connected: []; disconnected: [reason:
       // The Last Will is composed at connect time: a time in it would be the connect time, not the loss.
       ...(reason === 'connection-lost' ? {} : { time: new Date(this.deps.clock.now()).toISOString() }),
       ...(state === 'online' ? { devices: this.deps.devices() } : {}),
+    });
+  }
+
+  /** Adds a downlink subscription; kept across reconnects. */
+  subscribe(filter: string, qos: 0 | 1 = 1): void {
+    this.subscriptions.set(filter, qos);
+    if (this.connected) this.client?.subscribe(filter, { qos });
+  }
+
+  /**
+   * Publishes a message that is not an event (a command reply): outside the outbox and the
+   * window, QoS 1. Resolves on PUBACK; rejects when not connected or refused.
+   */
+  publishDirect(
+    topic: string,
+    payload: string | Buffer,
+    options: IClientPublishOptions = { qos: 1 },
+  ): Promise<void> {
+    const client = this.client;
+    if (!this.connected || !client) return Promise.reject(new Error('not connected to the broker'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, options, (err) => (err ? reject(err) : resolve()));
     });
   }
 
