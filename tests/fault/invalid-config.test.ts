@@ -1,11 +1,11 @@
 import { readdirSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/errors.js';
-import { freePort } from '../helpers/ports.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort, portOpen } from '../helpers/ports.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { runCli } from './helpers/cli.js';
 
 /** A TCP listener standing in for the broker: it only counts who connects. */
 async function connectionCounter(): Promise<{ server: Server; url: string; connections: () => number }> {
@@ -18,17 +18,6 @@ async function connectionCounter(): Promise<{ server: Server; url: string; conne
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { server, url: `mqtt://127.0.0.1:${port}`, connections: () => n };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Issue lines of the report ("  /path: message"), as printed on stderr. */
@@ -124,7 +113,7 @@ devices:
     // Let a connection the child might have made reach the listener before counting.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(broker.connections()).toBe(0);
-    expect(await listening(apiPort)).toBe(false);
+    expect(await portOpen(apiPort)).toBe(false);
     return r;
   }
 

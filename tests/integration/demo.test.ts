@@ -1,28 +1,13 @@
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rootPath } from '../../src/paths.js';
+import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
-const BIN = rootPath('bin', 'store-gateway.js');
 const LANES = ['lane-1-scanner', 'lane-2-scanner', 'lane-3-scanner'];
 
 /** `store-gateway demo` as a person runs it: the bin script, free ports, a state dir of its own. */
 function demo(dir: string, ...extra: string[]) {
-  const args = [BIN, 'demo', '--duration', '8', '--mqtt-port', '0', '--api-port', '0', '--dir', dir];
-  const proc = spawn(process.execPath, [...args, '--lanes', '3', '--rate', '5', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  proc.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    proc.once('close', (code) => resolve({ code, stdout, stderr })),
-  );
+  const args = ['demo', '--duration', '8', '--mqtt-port', '0', '--api-port', '0', '--dir', dir];
+  return runCli([...args, '--lanes', '3', '--rate', '5', ...extra], { timeoutMs: 60_000 });
 }
 
 /** One tail line per event: `HH:MM:SS.mmm 0421/demo-gw #seq type device  what`. */

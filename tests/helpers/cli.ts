@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { rootPath } from '../../../src/paths.js';
+import { rootPath } from '../../src/paths.js';
 
 /** The installed entry point, as an operator or systemd runs it. */
 export const BIN = rootPath('bin', 'store-gateway.js');
