@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Outbox } from './buffer/outbox.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config, DeviceConfig } from './config/schema.js';
+import type { GatewaySupervisor } from './downlink/supervisor.js';
 import type { DeviceHealth, Driver, Emit } from './drivers/contract.js';
 import { createDriver, type Transports } from './drivers/registry.js';
 import { isGatewayError } from './errors.js';
@@ -10,6 +11,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createModules, type GatewayModule } from './modules.js';
 import { VERSION } from './paths.js';
+import { type ScanPipeline, scanPipelineFor } from './pipeline/scan-enrich.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
 
 export interface GatewayDeps {
@@ -21,6 +23,8 @@ export interface GatewayDeps {
   freeDiskBytes?: (dir: string) => number;
   /** Modules beyond those the config asks for (tests, the demo's simulated services). */
   modules?: GatewayModule[];
+  /** What owns this gateway's lifecycle (`run`); commands that change the config or log level use it. */
+  supervisor?: GatewaySupervisor;
 }
 
 export interface GatewayStatus {
@@ -57,6 +61,7 @@ export class Gateway {
   private uplinkRef: Uplink | undefined;
   private devices: Device[] = [];
   private modulesList: GatewayModule[] = [];
+  private readonly scanPipelines = new Map<string, ScanPipeline>();
   private state: GatewayStatus['state'] = 'created';
   private startedAt: number | null = null;
 
@@ -83,6 +88,10 @@ export class Gateway {
   get uplink(): Uplink {
     if (!this.uplinkRef) throw new Error('gateway not started');
     return this.uplinkRef;
+  }
+
+  get supervisor(): GatewaySupervisor | undefined {
+    return this.deps.supervisor;
   }
 
   get running(): boolean {
@@ -162,7 +171,9 @@ export class Gateway {
 
   /** The emit function handed to one device's driver: validate, build the envelope, offer to the outbox. */
   emitFor(deviceId: string): Emit {
-    return (type, data, timeMs) => {
+    const existing = this.scanPipelines.get(deviceId);
+    if (existing) return existing.emit;
+    const emit: Emit = (type, data, timeMs) => {
       try {
         const ev = this.factory.create(type, deviceId, data, timeMs ?? this.clock.now());
         this.outbox.offer(ev);
@@ -172,6 +183,10 @@ export class Gateway {
         this.log.error({ err, device: deviceId, type }, 'reading refused: event invalid');
       }
     };
+    // Scans first pass the scan pipeline: GS1 interpretation, then duplicate suppression.
+    const pipeline = scanPipelineFor(this.config, deviceId, emit, { clock: this.clock, log: this.log });
+    this.scanPipelines.set(deviceId, pipeline);
+    return pipeline.emit;
   }
 
   /** The running feature modules (their routes join the local API). */
@@ -193,6 +208,7 @@ export class Gateway {
     this.state = 'stopping';
     for (const d of this.devices) d.abort.abort();
     await Promise.allSettled(this.devices.map((d) => d.driver.stop()));
+    for (const p of this.scanPipelines.values()) p.flush();
     for (const m of [...this.modulesList].reverse()) {
       try {
         await m.stop();

@@ -16,6 +16,12 @@ export const REDACT_PATHS = [
   '*.mac',
   'address',
   '*.address',
+  // Presence: Meraki posts carry raw client MACs and the shared secret.
+  'clientMac',
+  '*.clientMac',
+  'secret',
+  '*.secret',
+  'req.body',
 ];
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {

@@ -22,6 +22,13 @@ export class Metrics {
   readonly bufferRows: Gauge;
   readonly bufferBytes: Gauge;
   readonly bufferQuarantines: Counter;
+  readonly authFailures: Counter<'reason'>;
+  readonly posTransactions: Counter<'result'>;
+  readonly offerMessages: Counter<'result'>;
+  readonly offersCached: Gauge;
+  readonly streamClients: Gauge;
+  readonly streamDropped: Counter<'reason'>;
+  readonly commands: Counter<'command' | 'outcome'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -94,6 +101,42 @@ export class Metrics {
     this.bufferQuarantines = new Counter({
       name: 'sg_buffer_quarantines_total',
       help: 'Corrupt buffer files set aside',
+      registers: r,
+    });
+    this.authFailures = new Counter({
+      name: 'sg_api_auth_failures_total',
+      help: 'Local API requests refused for their bearer token (missing, invalid, scope, lane)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.posTransactions = new Counter({
+      name: 'sg_pos_transactions_total',
+      help: 'POS transactions posted to the local API, by outcome',
+      labelNames: ['result'],
+      registers: r,
+    });
+    this.offerMessages = new Counter({
+      name: 'sg_offers_messages_total',
+      help: 'Offer messages received from personalization, by outcome',
+      labelNames: ['result'],
+      registers: r,
+    });
+    this.offersCached = new Gauge({ name: 'sg_offers_cached', help: 'Offers in the cache', registers: r });
+    this.streamClients = new Gauge({
+      name: 'sg_stream_clients',
+      help: 'Clients connected to the live event stream',
+      registers: r,
+    });
+    this.streamDropped = new Counter({
+      name: 'sg_stream_clients_dropped_total',
+      help: 'Live stream clients disconnected by the gateway',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.commands = new Counter({
+      name: 'sg_commands_total',
+      help: 'Downlink commands by name and outcome (ok, replayed, or the error code)',
+      labelNames: ['command', 'outcome'],
       registers: r,
     });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'sg_' });

@@ -21,7 +21,17 @@ export interface GatewayModule {
  * Which modules a config asks for. Each entry returns null when its feature is not configured.
  * Modules are imported lazily so a gateway never loads what it does not use.
  */
-const FACTORIES: ((config: Config) => Promise<GatewayModule | null>)[] = [];
+const FACTORIES: ((config: Config) => Promise<GatewayModule | null>)[] = [
+  async (c) => (c.stream?.enabled ? (await import('./stream/module.js')).createStreamModule(c) : null),
+  async (c) => (c.offers?.enabled ? (await import('./offers/module.js')).createOffersModule(c) : null),
+  async (c) => (c.pos?.enabled ? (await import('./pos/module.js')).createPosModule(c) : null),
+  // Presence: BLE receivers, fixed beacons or the Meraki receiver; the module decides (null otherwise).
+  async (c) =>
+    c.devices.some((d) => d.kind === 'ble-beacons') || c.wifi?.meraki.enabled || c.registry?.beacons.length
+      ? (await import('./presence/module.js')).createPresenceModule(c)
+      : null,
+  async (c) => (c.commands?.enabled ? new (await import('./downlink/module.js')).CommandsModule(c) : null),
+];
 
 export async function createModules(config: Config): Promise<GatewayModule[]> {
   const modules = await Promise.all(FACTORIES.map((f) => f(config)));

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IntEnum, Section, StringEnum, TopicSafeId } from '../../src/config/types.js';
+import { DedupeConfig } from '../../src/pipeline/dedupe.js';
 
 /**
  * Frame boundaries on the wire. Exactly one of:
@@ -47,6 +48,20 @@ export const SerialScannerConfig = Type.Object(
       Type.String({ minLength: 1, description: 'device path, e.g. /dev/ttyUSB0 or a udev link' }),
     ),
     match: Type.Optional(UsbMatch),
+    replay: Type.Optional(
+      Type.String({ minLength: 1, description: 'feed a recorded .jsonl file through the driver instead' }),
+    ),
+    replaySpeed: Type.Number({
+      minimum: 0,
+      maximum: 1000,
+      default: 1,
+      description: 'with replay: 1 = recorded timing, 2 = twice as fast, 0 = as fast as possible',
+    }),
+    protocol: StringEnum(
+      ['raw', 'ssi'] as const,
+      'raw',
+      'raw: framed text (framing, aim); ssi: Zebra SSI packets with ACK/NAK (framing is not used)',
+    ),
     baudRate: Type.Integer({ minimum: 300, maximum: 4_000_000, default: 9600, description: 'line speed' }),
     dataBits: IntEnum([7, 8] as const, 8, 'data bits'),
     parity: StringEnum(['none', 'even', 'odd'] as const, 'none', 'parity'),
@@ -73,6 +88,7 @@ export const SerialScannerConfig = Type.Object(
       },
       'reopen backoff after the port is lost or cannot be opened',
     ),
+    dedupe: DedupeConfig,
   },
   { additionalProperties: false },
 );

@@ -4,6 +4,7 @@ import { sleep } from '../../src/util/sleep.js';
 import type { SerialScannerConfig } from './config.js';
 import { decodeScan } from './decode.js';
 import { type FrameResult, Framer } from './framer.js';
+import { type CommandResult, type ScannerCommandArgs, type ScannerCommandName, SsiLink } from './ssi-link.js';
 import type { SerialPortInfo, SerialPortLike, SerialTransport } from './transport.js';
 
 type Ctx = DriverContext<SerialScannerConfig, SerialTransport>;
@@ -32,6 +33,8 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
   private readonly abort = new AbortController();
   private port: SerialPortLike | undefined;
   private framer: Framer | undefined;
+  /** With `protocol: ssi`: the SSI link that replaces framing. */
+  private ssi: SsiLink | undefined;
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private state: DeviceState = 'starting';
@@ -52,6 +55,7 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
     this.since = ctx.clock.now();
     ctx.signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     this.framer = new Framer(ctx.config.framing, ctx.config.maxFrameBytes);
+    if (ctx.config.protocol === 'ssi') this.ssi = this.createSsiLink(ctx);
     let firstAttempt: () => void = () => {};
     const attempted = new Promise<void>((resolve) => {
       firstAttempt = resolve;
@@ -103,6 +107,7 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
       this.port = undefined;
       this.clearTimer();
       this.framer?.reset();
+      this.ssi?.reset();
       if (signal.aborted) break;
       this.setState('disconnected', reason, path, 0);
       await sleep(config.reopen.minMs, signal);
@@ -110,9 +115,10 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
   }
 
   private async resolvePath(ctx: Ctx): Promise<string> {
-    const { path, match } = ctx.config;
+    const { path, match, replay } = ctx.config;
+    if (replay) return replay;
     if (path) return path;
-    if (!match) throw new Error('neither path nor match is configured');
+    if (!match) throw new Error('none of path, match or replay is configured');
     const port = matchPort(await ctx.transport.list(), match);
     if (!port) throw new Error(`no serial port matches ${JSON.stringify(match)}`);
     return port.path;
@@ -145,6 +151,10 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
     const ctx = this.ctx;
     if (!framer || !ctx) return;
     this.lastChunkAt = ctx.clock.now();
+    if (this.ssi) {
+      this.onSsiData(this.ssi, chunk, ctx);
+      return;
+    }
     for (const r of framer.push(chunk)) this.onFrame(r, this.lastChunkAt);
     this.clearTimer();
     if (framer.hasPartial) {
@@ -168,7 +178,13 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
       this.decodeError(decoded.error, decoded.detail);
       return;
     }
-    const { text, aim, symbology } = decoded.value;
+    this.onReading(decoded.value, time);
+  }
+
+  private onReading(reading: { text: string; aim?: string; symbology: string }, time: number): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    const { text, aim, symbology } = reading;
     this.readings++;
     this.lastReadingAt = time;
     ctx.emit('retail.scan.v1', { deviceId: this.id, text, ...(aim ? { aim } : {}), symbology }, time);
@@ -216,6 +232,39 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private createSsiLink(ctx: Ctx): SsiLink {
+    return new SsiLink({
+      aim: ctx.config.aim,
+      maxBytes: ctx.config.maxFrameBytes,
+      wakeup: !ctx.config.rtscts,
+      commandTimeoutMs: 1000,
+      write: (bytes) => this.write(bytes),
+      onScan: (reading) => this.onReading(reading, this.lastChunkAt),
+      onError: (reason, detail) => this.decodeError(reason, detail),
+    });
+  }
+
+  private onSsiData(ssi: SsiLink, chunk: Buffer, ctx: Ctx): void {
+    ssi.onData(chunk);
+    this.clearTimer();
+    if (ssi.hasPartial) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        ssi.flush();
+      }, ctx.config.partialTimeoutMs);
+    }
+  }
+
+  /**
+   * Sends a host command (`protocol: ssi`) and resolves when the scanner acknowledges it. Never
+   * rejects: `{ok: false, error}` says why it failed (`unsupported` with `protocol: raw`).
+   */
+  command<N extends ScannerCommandName>(name: N, args?: ScannerCommandArgs[N]): Promise<CommandResult> {
+    if (!this.ssi) return Promise.resolve({ ok: false, error: 'unsupported', detail: 'needs protocol: ssi' });
+    if (!this.port) return Promise.resolve({ ok: false, error: 'not-connected' });
+    return this.ssi.command(name, args);
   }
 
   /** Writes raw bytes to the scanner (host commands); false when it is not connected. */

@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PresenceDemo } from '../../simulators/ble-store.js';
+import { posJourney } from '../../simulators/pos-lane.js';
 import { SimulatedStore } from '../../simulators/store.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from '../broker/embedded.js';
 import { validateConfig } from '../config/load.js';
@@ -50,14 +52,18 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     unplugForSec: 4,
   });
   await store.plugAll();
+  const journey = posJourney({ dir, storeId: '0421', lanes: opts.lanes });
+  const presence = new PresenceDemo(dir);
   const checked = validateConfig({
     store: { id: '0421' },
     gateway: { id: 'demo-gw' },
     mqtt: { url: broker.url, protocolVersion: 4 },
     buffer: { path: join(dir, 'buffer.db'), maxBytes: '256MiB', minFreeBytes: '64MiB' },
-    api: { host: '127.0.0.1', port: opts.apiPort },
+    api: { host: '127.0.0.1', port: opts.apiPort, tokensFile: journey.tokensFile },
+    ...journey.sections,
+    ...presence.configSections(),
     log: { level: opts.logLevel, pretty: true },
-    devices: store.deviceConfigs(),
+    devices: [...store.deviceConfigs(), ...presence.devices()],
   });
   if (!checked.ok) {
     printConfigIssues('demo config', checked.issues);
@@ -73,12 +79,12 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   await consumer.start();
   let running: Running;
   try {
-    running = await startGateway(config, { log });
+    running = await startGateway(config, { log, transports: presence.transports });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     process.stderr.write(`port ${opts.apiPort} is taken; the local API uses a free port instead\n`);
     config.api.port = 0;
-    running = await startGateway(config, { log });
+    running = await startGateway(config, { log, transports: presence.transports });
   }
   const apiAddress = running.api?.addresses()[0] as { address: string; port: number } | undefined;
   process.stderr.write(
@@ -88,7 +94,9 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       `  broker     ${broker.url} (embedded, MQTT 3.1.1) — try: store-gateway tail --url ${broker.url}`,
       `  local API  http://${apiAddress?.address}:${apiAddress?.port}/v1/status  /metrics  /readyz`,
       `  buffer     ${config.buffer.path}`,
+      `  POS        lanes post transactions (tokens in ${journey.tokensFile}); personalization pushes offers`,
       ...store.lanes.map((l) => `  ${l.id.padEnd(15)} ${l.scanner.options.linkPath}  ${l.note}`),
+      ...presence.notes(),
       '  every 45 s one scanner cable is pulled for 4 s; watch the status events',
       `  ${opts.duration > 0 ? `stops after ${opts.duration} s` : 'Ctrl-C stops everything'}`,
       '',
@@ -96,6 +104,9 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     ].join('\n'),
   );
   store.start();
+  const apiUrl = `http://${apiAddress?.address}:${apiAddress?.port}`;
+  await journey.start(apiUrl, broker.url, (err) => log.warn({ err }, 'simulated POS lane'));
+  presence.start(apiUrl);
   await new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
     process.once('SIGINT', stop);
@@ -103,6 +114,8 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     if (opts.duration > 0) void sleep(opts.duration * 1000).then(stop);
   });
   process.stderr.write('\nstopping the demo…\n');
+  await journey.stop();
+  await presence.stop();
   await running.stop();
   await store.stop();
   await sleep(200);

@@ -5,6 +5,7 @@ import { bufferStatsCommand } from './buffer-stats.js';
 import { configCheckCommand } from './config-check.js';
 import { demoCommand } from './demo.js';
 import { devicesCommand } from './devices.js';
+import { recordCommand } from './record.js';
 import { runCommand } from './run.js';
 import { tailCommand } from './tail.js';
 
@@ -85,6 +86,21 @@ export function buildCli(): Command {
     .description('list serial ports with their USB vendor, product and serial number')
     .option('--json', 'machine-readable output')
     .action((o: { json?: boolean }) => exitWith(devicesCommand(o)));
+
+  program
+    .command('record')
+    .description("capture a device's raw data to a .jsonl file, for replay (replay: FILE in a device entry)")
+    .requiredOption('-c, --config <file>', 'config file', '/etc/store-gateway/config.yaml')
+    .requiredOption('--device <id>', 'device id from the config')
+    .requiredOption('--out <file>', 'recording to write (.jsonl)')
+    .addOption(
+      new Option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)').argParser(
+        positive('duration'),
+      ),
+    )
+    .action((o: { config: string; device: string; out: string; duration?: number }) =>
+      exitWith(recordCommand(o)),
+    );
 
   program
     .command('tail')

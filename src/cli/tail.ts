@@ -11,6 +11,17 @@ const visible = (s: string) =>
   // biome-ignore lint/suspicious/noControlCharactersInRegex: showing control characters is the point
   s.replace(/[\u0000-\u001f]/g, (c) => (c === '\u001d' ? '<GS>' : `<${c.charCodeAt(0).toString(16)}>`));
 
+/** A POS transaction in one line: number, items, total, and whether a loyalty card and offers were used. */
+function formatPos(d: Record<string, unknown>, dim: (s: string) => string): string {
+  const lines = Array.isArray(d.lineItems) ? (d.lineItems as { discounts?: { offerId?: string }[] }[]) : [];
+  const offers = new Set(lines.flatMap((l) => (l.discounts ?? []).map((x) => x.offerId).filter(Boolean)));
+  const total = (d.totals as { grand?: number } | undefined)?.grand;
+  const extra = [d.loyaltyAccountId ? 'loyalty' : '', offers.size ? `offers ${[...offers].join(',')}` : '']
+    .filter(Boolean)
+    .join(' ');
+  return `#${d.sequenceNumber} ${lines.length} lines ${total?.toFixed(2)} ${d.currencyCode}${extra ? dim(` ${extra}`) : ''}`;
+}
+
 /** One line per event, as a person watching central's feed wants to read it. */
 export function formatReceived(r: Received, useColor = false): string {
   const c = color(useColor);
@@ -29,6 +40,9 @@ export function formatReceived(r: Received, useColor = false): string {
       break;
     case 'retail.gateway.alarm.v1':
       what = c.red(`ALARM ${d.alarm}: ${d.message}`);
+      break;
+    case 'retail.pos.transaction.v1':
+      what = formatPos(d, c.dim);
       break;
     default:
       what = JSON.stringify(d);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { DEVICE_KINDS, type DeviceKind } from '../drivers/kinds.js';
 import { GatewayError } from '../errors.js';
+import { presenceConfigIssues } from '../presence/config-rules.js';
 import { createAjv, describeErrors, type SchemaIssue } from '../schema/ajv.js';
 import { type Config, GatewayConfig } from './schema.js';
 import { parseSize, relaxDefaults } from './types.js';
@@ -47,6 +48,8 @@ export function validateConfig(input: unknown): ConfigResult {
     if (validate && !validate(device)) issues.push(...describeErrors(validate.errors, `/devices/${i}`));
   });
   issues.push(...semanticIssues(cfg));
+  // Presence rules need the whole section with its defaults: only once the schema is satisfied.
+  if (issues.length === 0) issues.push(...presenceConfigIssues(value as Config));
   if (issues.length > 0) return { ok: false, issues };
   const config = value as Config;
   config.buffer.maxBytes = parseSize(config.buffer.maxBytes);
@@ -84,8 +87,9 @@ function semanticIssues(config: Loose): SchemaIssue[] {
         issues.push({ path: `/devices/${i}/id`, message: `duplicates /devices/${first}/id` });
       else ids.set(device.id, i);
     }
-    if (device.kind === 'serial-scanner' && (device.path === undefined) === (device.match === undefined)) {
-      issues.push({ path: `/devices/${i}`, message: 'needs exactly one of "path" or "match"' });
+    const sources = ['path', 'match', 'replay'].filter((k) => device[k] !== undefined);
+    if ((device.kind === 'serial-scanner' || device.kind === 'hid-scanner') && sources.length !== 1) {
+      issues.push({ path: `/devices/${i}`, message: 'needs exactly one of "path", "match" or "replay"' });
     }
     const reopen = obj(device.reopen);
     const [min, max] = [num(reopen?.minMs), num(reopen?.maxMs)];

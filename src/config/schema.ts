@@ -1,6 +1,20 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { BleBeaconsConfig } from '../../drivers/ble-beacons/config.js';
+import type { HidScannerConfig } from '../../drivers/hid-scanner/config.js';
 import type { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
+import { BarcodeConfig } from '../barcode/config.js';
+import { CommandsConfig } from '../downlink/config.js';
 import { DEVICE_KIND_NAMES, DEVICE_KINDS } from '../drivers/kinds.js';
+import { OffersConfig } from '../offers/config.js';
+import { PosConfig } from '../pos/config.js';
+import {
+  PresenceConfig,
+  PrivacyConfig,
+  RegistryConfig,
+  WifiConfig,
+  ZonesConfig,
+} from '../presence/config.js';
+import { StreamConfig } from '../stream/config.js';
 import { IntEnum, relaxDefaults, Section, Size, StringEnum, TopicSafeId } from './types.js';
 
 /*
@@ -96,6 +110,13 @@ export const ApiConfig = Section(
       default: 8080,
       description: 'TCP port; 0 picks a free one',
     }),
+    tokensFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'file of bearer tokens, one "token name [scopes]" per line (e.g. a systemd credential); write endpoints need one',
+      }),
+    ),
   },
   'local HTTP API',
 );
@@ -128,12 +149,22 @@ export const GatewayConfig = Type.Object(
     buffer: BufferConfig,
     api: ApiConfig,
     log: LogConfig,
+    barcode: BarcodeConfig,
+    pos: PosConfig,
+    offers: OffersConfig,
+    stream: StreamConfig,
+    commands: CommandsConfig,
+    presence: PresenceConfig,
+    zones: ZonesConfig,
+    registry: RegistryConfig,
+    privacy: PrivacyConfig,
+    wifi: WifiConfig,
     devices: Type.Array(DeviceBase, { default: [], description: 'hardware to read' }),
   },
   { additionalProperties: false },
 );
 
-export type DeviceConfig = SerialScannerConfig;
+export type DeviceConfig = SerialScannerConfig | HidScannerConfig | BleBeaconsConfig;
 type RawConfig = Static<typeof GatewayConfig>;
 
 /** A validated config with defaults applied and sizes normalised to bytes. */

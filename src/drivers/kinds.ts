@@ -1,4 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
+import { BleBeaconsConfig } from '../../drivers/ble-beacons/config.js';
+import { HidScannerConfig } from '../../drivers/hid-scanner/config.js';
 import { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
 
 /**
@@ -7,6 +9,8 @@ import { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
  */
 export const DEVICE_KINDS = {
   'serial-scanner': SerialScannerConfig,
+  'hid-scanner': HidScannerConfig,
+  'ble-beacons': BleBeaconsConfig,
 } as const satisfies Record<string, TSchema>;
 
 export type DeviceKind = keyof typeof DEVICE_KINDS;

@@ -1,5 +1,13 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { ScanSemanticsFields } from '../barcode/event-schema.js';
 import { TopicSafeId } from '../config/types.js';
+import { PosTransactionData } from '../pos/schema.js';
+import {
+  BeaconHealthData,
+  PresenceDwellData,
+  PresenceEnterData,
+  PresenceExitData,
+} from '../presence/events.js';
 
 /**
  * Every event type the gateway emits, its topic class and the schema of its `data`. The JSON Schemas
@@ -30,6 +38,7 @@ export const ScanData = Type.Object(
       description:
         'symbology name derived from the AIM identifier (e.g. ean-13, code-128, qr); "unknown" without one',
     }),
+    ...ScanSemanticsFields,
   },
   { additionalProperties: false },
 );
@@ -83,6 +92,31 @@ export const EVENT_TYPES = {
     cls: 'device',
     data: GatewayAlarmData,
     description: 'the gateway needs attention (device id "gateway")',
+  },
+  'retail.pos.transaction.v1': {
+    cls: 'pos',
+    data: PosTransactionData,
+    description: 'a POS transaction posted by a lane (device id = workstationId)',
+  },
+  'retail.presence.enter.v1': {
+    cls: 'presence',
+    data: PresenceEnterData,
+    description: 'a shopper or tag entered a zone (device id: presence.deviceId)',
+  },
+  'retail.presence.exit.v1': {
+    cls: 'presence',
+    data: PresenceExitData,
+    description: 'a shopper or tag left a zone, with the time spent in it',
+  },
+  'retail.presence.dwell.v1': {
+    cls: 'presence',
+    data: PresenceDwellData,
+    description: 'a shopper or tag is still in a zone (every presence.dwellEverySec)',
+  },
+  'retail.beacon.health.v1': {
+    cls: 'beacon',
+    data: BeaconHealthData,
+    description: 'a fixed beacon’s battery is low, it went missing, or that ended (device id: the beacon id)',
   },
 } as const satisfies Record<string, { cls: EventClass; data: TSchema; description: string }>;
 

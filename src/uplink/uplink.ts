@@ -493,7 +493,12 @@ export class Uplink extends EventEmitter<{
       client.removeAllListeners();
       client.on('error', () => {});
       // A clean DISCONNECT, but never wait on a link that has gone silent.
-      await Promise.race([client.endAsync(false).catch(() => {}), sleep(Math.min(timeoutMs, 2000))]);
+      const giveUp = new AbortController();
+      await Promise.race([
+        client.endAsync(false).catch(() => {}),
+        sleep(Math.min(timeoutMs, 2000), giveUp.signal),
+      ]);
+      giveUp.abort();
       client.end(true);
     }
   }

@@ -70,7 +70,15 @@ describe('scanner → gateway → Mosquitto (MQTT 5)', () => {
     const scans = collector.unique('retail.scan.v1');
     expect(scans).toHaveLength(SCANS);
     const first = scans[0]?.event;
-    expect(first?.data).toEqual({ deviceId: 'lane-1', text: sent[0]?.text, aim: ']E0', symbology: 'ean-13' });
+    expect(first?.data).toEqual({
+      deviceId: 'lane-1',
+      text: sent[0]?.text,
+      aim: ']E0',
+      symbology: 'ean-13',
+      scanDataType: 104,
+      gtin: `0${sent[0]?.text}`,
+      valid: true,
+    });
     expect(first?.source).toBe('/stores/0421/gateways/gw-test/devices/lane-1');
     expect(scans[0]?.topic).toBe('stores/0421/gateways/gw-test/events/scan/lane-1');
     const status = collector.unique('retail.device.status.v1');

@@ -25,6 +25,7 @@ describe('describeAim', () => {
     [']Q3', 'gs1-qr'],
     [']z0', 'aztec'],
     [']J0', 'dotcode'],
+    [']J1', 'gs1-dotcode'],
     [']X0', 'other'],
   ])('%s is %s', (aim, symbology) => {
     expect(describeAim(aim)).toEqual({ aim, symbology });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import type { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { type Config, GatewayConfig } from '../../src/config/schema.js';
 import { DEVICE_KINDS } from '../../src/drivers/kinds.js';
@@ -63,13 +64,14 @@ describe('config/example.yaml', () => {
 
   it('uses every framing mode, and both path and match', () => {
     const config = loadOk('config/example.yaml');
-    const framings = config.devices.map((d) => d.framing);
+    const serial = config.devices.filter((d): d is SerialScannerConfig => d.kind === 'serial-scanner');
+    const framings = serial.map((d) => d.framing);
     expect(framings.some((f) => f.suffix === '\r\n')).toBe(true);
     expect(framings.some((f) => f.stx === true)).toBe(true);
     expect(framings.some((f) => typeof f.idleMs === 'number')).toBe(true);
-    expect(config.devices.some((d) => d.path !== undefined)).toBe(true);
-    expect(config.devices.some((d) => d.match !== undefined)).toBe(true);
-    expect(config.devices.some((d) => d.aim)).toBe(true);
+    expect(serial.some((d) => d.path !== undefined)).toBe(true);
+    expect(serial.some((d) => d.match !== undefined)).toBe(true);
+    expect(serial.some((d) => d.aim)).toBe(true);
   });
 
   it('shows every config key', () => {

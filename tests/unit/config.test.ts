@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
 import { loadConfigFile, parseConfigText, validateConfig } from '../../src/config/load.js';
 import { parseSize } from '../../src/config/types.js';
 import { isGatewayError } from '../../src/errors.js';
@@ -68,7 +69,7 @@ describe('config', () => {
   - { id: c, kind: serial-scanner, match: { vendorId: "0c2e", productId: 0b61 }, framing: { idleMs: 50 } }
 `,
     );
-    expect(r.ok ? r.config.devices.map((d) => d.framing) : r.issues).toEqual([
+    expect(r.ok ? r.config.devices.map((d) => (d as SerialScannerConfig).framing) : r.issues).toEqual([
       { suffix: '\r' },
       { stx: true },
       { idleMs: 50 },
@@ -119,20 +120,20 @@ describe('config', () => {
   });
 
   it('refuses an unknown device kind', () => {
-    expect(issuePaths(`${HEAD}devices:\n  - { id: x, kind: hid-scanner, path: /dev/hidraw0 }\n`)).toEqual([
+    expect(issuePaths(`${HEAD}devices:\n  - { id: x, kind: rfid-reader, path: /dev/ttyUSB9 }\n`)).toEqual([
       '/devices/0/kind',
     ]);
   });
 
-  it('refuses a device without path or match, and one with both', () => {
+  it('refuses a device without path, match or replay, and one with two of them', () => {
     expect(
       issues(`${HEAD}devices:
   - { id: a, kind: serial-scanner }
   - { id: b, kind: serial-scanner, path: /dev/ttyUSB0, match: { vendorId: "0c2e" } }
 `),
     ).toEqual([
-      '/devices/0: needs exactly one of "path" or "match"',
-      '/devices/1: needs exactly one of "path" or "match"',
+      '/devices/0: needs exactly one of "path", "match" or "replay"',
+      '/devices/1: needs exactly one of "path", "match" or "replay"',
     ]);
   });
 

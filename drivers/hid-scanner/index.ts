@@ -1,0 +1,3 @@
+export { HidScannerConfig } from './config.js';
+export { HidScannerDriver } from './driver.js';
+export { type HidTransport, nodeHidTransport } from './transport.js';
