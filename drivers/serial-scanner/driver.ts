@@ -1,4 +1,5 @@
 import type { DeviceHealth, DeviceState, Driver, DriverContext } from '../../src/drivers/contract.js';
+import { GatewayError } from '../../src/errors.js';
 import { Backoff } from '../../src/uplink/backoff.js';
 import { sleep } from '../../src/util/sleep.js';
 import type { SerialScannerConfig } from './config.js';
@@ -6,6 +7,13 @@ import { decodeScan } from './decode.js';
 import { type FrameResult, Framer } from './framer.js';
 import { type CommandResult, type ScannerCommandArgs, type ScannerCommandName, SsiLink } from './ssi-link.js';
 import type { SerialPortInfo, SerialPortLike, SerialTransport } from './transport.js';
+
+/** Device command names central uses → SSI host commands. */
+const DEVICE_COMMANDS: Record<string, ScannerCommandName> = {
+  beep: 'beep',
+  enable: 'scan-enable',
+  disable: 'scan-disable',
+};
 
 type Ctx = DriverContext<SerialScannerConfig, SerialTransport>;
 
@@ -261,10 +269,30 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
    * Sends a host command (`protocol: ssi`) and resolves when the scanner acknowledges it. Never
    * rejects: `{ok: false, error}` says why it failed (`unsupported` with `protocol: raw`).
    */
-  command<N extends ScannerCommandName>(name: N, args?: ScannerCommandArgs[N]): Promise<CommandResult> {
+  hostCommand<N extends ScannerCommandName>(name: N, args?: ScannerCommandArgs[N]): Promise<CommandResult> {
     if (!this.ssi) return Promise.resolve({ ok: false, error: 'unsupported', detail: 'needs protocol: ssi' });
     if (!this.port) return Promise.resolve({ ok: false, error: 'not-connected' });
     return this.ssi.command(name, args);
+  }
+
+  /** Device commands offered to central (src/downlink/device-commands.ts): only SSI scanners take any. */
+  commands(): string[] {
+    return this.ctx?.config.protocol === 'ssi' ? Object.keys(DEVICE_COMMANDS) : [];
+  }
+
+  /** Runs a device command from central; rejects with a coded error when the scanner refuses. */
+  async command(name: string, args: unknown): Promise<unknown> {
+    const host = DEVICE_COMMANDS[name];
+    if (!host || !this.commands().includes(name)) {
+      throw new GatewayError('GW_ERR_DEVICE_UNSUPPORTED', `${this.id} does not take "${name}"`);
+    }
+    const result = await this.hostCommand(host, (args ?? {}) as ScannerCommandArgs[typeof host]);
+    if (result.ok) return { done: name };
+    const message = `${name}: ${result.error}${result.detail ? ` (${result.detail})` : ''}`;
+    throw new GatewayError(
+      result.error === 'bad-argument' ? 'GW_ERR_COMMAND_INVALID' : 'GW_ERR_DEVICE_COMMAND_FAILED',
+      message,
+    );
   }
 
   /** Writes raw bytes to the scanner (host commands); false when it is not connected. */

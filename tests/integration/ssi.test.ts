@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SerialScannerDriver } from '../../drivers/serial-scanner/driver.js';
 import { NAK_CAUSE, SSI_OPCODE } from '../../drivers/serial-scanner/ssi.js';
+import { CentralCommandClient } from '../../simulators/central.js';
 import { profileDevice } from '../../simulators/profiles.js';
 import { SimulatedSsiScanner } from '../../simulators/ssi-scanner.js';
 import { type Running, startGateway } from '../../src/cli/run.js';
@@ -87,10 +88,10 @@ describe('Zebra SSI scanner on a PTY → gateway → Mosquitto', () => {
 
   it('sends host commands (beep, scan disable, scan enable) and waits for the scanner ACK', async () => {
     const before = scanner.commands.length;
-    await expect(driver().command('beep', { tone: 1 })).resolves.toEqual({ ok: true });
-    await expect(driver().command('scan-disable')).resolves.toEqual({ ok: true });
+    await expect(driver().hostCommand('beep', { tone: 1 })).resolves.toEqual({ ok: true });
+    await expect(driver().hostCommand('scan-disable')).resolves.toEqual({ ok: true });
     expect(scanner.enabled).toBe(false);
-    await expect(driver().command('scan-enable')).resolves.toEqual({ ok: true });
+    await expect(driver().hostCommand('scan-enable')).resolves.toEqual({ ok: true });
     expect(scanner.enabled).toBe(true);
     const sent = scanner.commands.slice(before);
     expect(sent.map((f) => f.opcode)).toEqual([
@@ -101,8 +102,42 @@ describe('Zebra SSI scanner on a PTY → gateway → Mosquitto', () => {
     expect(sent[0]?.data).toEqual(Buffer.of(1));
     expect(scanner.wakeups).toBeGreaterThanOrEqual(3);
     scanner.denyCommands = true;
-    await expect(driver().command('beep')).resolves.toEqual({ ok: false, error: 'nak', detail: 'cause 0x6' });
+    await expect(driver().hostCommand('beep')).resolves.toEqual({
+      ok: false,
+      error: 'nak',
+      detail: 'cause 0x6',
+    });
     scanner.denyCommands = false;
+  });
+
+  it('takes beep, disable and enable from central as device commands over MQTT', async () => {
+    const central = await CentralCommandClient.connect({
+      url: broker.url,
+      store: '0421',
+      gateway: 'gw-test',
+    });
+    try {
+      const before = scanner.commands.length;
+      const list = await central.send('list-devices');
+      expect(list.ok).toBe(true);
+      const devices = (list as { result: { devices: { id: string; commands: string[] }[] } }).result.devices;
+      expect(devices.find((d) => d.id === 'lane-ssi')?.commands).toEqual(['beep', 'enable', 'disable']);
+      for (const command of ['beep', 'disable', 'enable']) {
+        const reply = await central.send('device-command', { args: { device: 'lane-ssi', command } });
+        expect(reply).toMatchObject({ ok: true, result: { device: 'lane-ssi', command } });
+      }
+      expect(scanner.commands.slice(before).map((f) => f.opcode)).toEqual([
+        SSI_OPCODE.beep,
+        SSI_OPCODE.scanDisable,
+        SSI_OPCODE.scanEnable,
+      ]);
+      scanner.denyCommands = true;
+      const refused = await central.send('device-command', { args: { device: 'lane-ssi', command: 'beep' } });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'GW_ERR_DEVICE_COMMAND_FAILED' } });
+      scanner.denyCommands = false;
+    } finally {
+      await central.close();
+    }
   });
 
   it('counts exactly one event per barcode over the whole session', async () => {
