@@ -60,21 +60,50 @@ export class PersonalizationService {
   }
 
   /**
-   * The demo journey: the loyalty shopper gets a personal offer on one product now, and a new
-   * version (another product, another discount) every `everyMs`.
+   * The demo journey. With `on: 'timer'` the loyalty shopper gets a personal offer on one product
+   * now and a new version (another product, a larger discount) every `everyMs`. With
+   * `on: 'presence'` it acts as central would: it watches the store's presence events and, when
+   * the loyalty app's tag enters a zone, pushes her the next version (at most one per `everyMs`).
+   * The app itself tells central whose phone it is; the gateway only ever reports the tag.
    */
-  runDemo(opts: { loyaltyId?: string; everyMs?: number; validForMs?: number } = {}): void {
+  runDemo(
+    opts: { loyaltyId?: string; everyMs?: number; validForMs?: number; on?: 'timer' | 'presence' } = {},
+  ): void {
     const signal = this.abort.signal;
     const loyaltyId = opts.loyaltyId ?? DEMO_LOYALTY_ID;
+    const everyMs = opts.everyMs ?? 20_000;
+    let version = 0;
+    const push = async () => {
+      version++;
+      const product = DEMO_GTIN_PRODUCTS[(version - 1) % DEMO_GTIN_PRODUCTS.length];
+      if (product)
+        await this.publish('welcome-back', demoOffer(loyaltyId, product.text, version, opts.validForMs));
+    };
+    if (opts.on === 'presence') {
+      const client = this.client;
+      if (!client) throw new Error('personalization service not started');
+      let last = Number.NEGATIVE_INFINITY;
+      client.on('message', (_topic, payload) => {
+        let event: { type?: string; data?: { tag?: string } };
+        try {
+          event = JSON.parse(payload.toString());
+        } catch {
+          return;
+        }
+        if (event.type !== 'retail.presence.enter.v1' || event.data?.tag !== 'loyalty-app') return;
+        if (Date.now() - last < everyMs || signal.aborted) return;
+        last = Date.now();
+        push().catch(() => {});
+      });
+      this.loop = client
+        .subscribeAsync(`stores/${this.options.storeId}/gateways/+/events/presence/#`, { qos: 1 })
+        .then(() => {});
+      return;
+    }
     this.loop = (async () => {
-      for (let version = 1; !signal.aborted; version++) {
-        const product = DEMO_GTIN_PRODUCTS[(version - 1) % DEMO_GTIN_PRODUCTS.length];
-        if (!product) return;
-        await this.publish(
-          'welcome-back',
-          demoOffer(loyaltyId, product.text, version, opts.validForMs),
-        ).catch(() => {});
-        if (!(await sleep(opts.everyMs ?? 20_000, signal))) return;
+      while (!signal.aborted) {
+        await push().catch(() => {});
+        if (!(await sleep(everyMs, signal))) return;
       }
     })();
   }

@@ -228,10 +228,16 @@ export function posJourney(opts: { dir: string; storeId: string; lanes: number; 
       return posLanes;
     },
     sections: { pos: { enabled: true }, offers: { enabled: true }, stream: { enabled: true } },
-    async start(apiUrl: string, brokerUrl: string, onError?: (err: unknown) => void): Promise<void> {
+    /** `offerOn: 'presence'`: personalization waits for the loyalty app to be seen in the store. */
+    async start(
+      apiUrl: string,
+      brokerUrl: string,
+      onError?: (err: unknown) => void,
+      offerOn: 'timer' | 'presence' = 'timer',
+    ): Promise<void> {
       personalization = new PersonalizationService({ url: brokerUrl, storeId: opts.storeId });
       await personalization.start();
-      personalization.runDemo();
+      personalization.runDemo({ on: offerOn });
       posLanes = lanes.map(
         (l, i) =>
           new SimulatedPosLane({

@@ -94,7 +94,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       `  broker     ${broker.url} (embedded, MQTT 3.1.1) — try: store-gateway tail --url ${broker.url}`,
       `  local API  http://${apiAddress?.address}:${apiAddress?.port}/v1/status  /metrics  /readyz`,
       `  buffer     ${config.buffer.path}`,
-      `  POS        lanes post transactions (tokens in ${journey.tokensFile}); personalization pushes offers`,
+      `  POS        lanes post transactions (tokens in ${journey.tokensFile}); personalization pushes an offer when the loyalty app enters`,
       ...store.lanes.map((l) => `  ${l.id.padEnd(15)} ${l.scanner.options.linkPath}  ${l.note}`),
       ...presence.notes(),
       '  every 45 s one scanner cable is pulled for 4 s; watch the status events',
@@ -105,7 +105,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   );
   store.start();
   const apiUrl = `http://${apiAddress?.address}:${apiAddress?.port}`;
-  await journey.start(apiUrl, broker.url, (err) => log.warn({ err }, 'simulated POS lane'));
+  await journey.start(apiUrl, broker.url, (err) => log.warn({ err }, 'simulated POS lane'), 'presence');
   presence.start(apiUrl);
   await new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();

@@ -44,6 +44,21 @@ export function formatReceived(r: Received, useColor = false): string {
     case 'retail.pos.transaction.v1':
       what = formatPos(d, c.dim);
       break;
+    case 'retail.presence.enter.v1':
+    case 'retail.presence.exit.v1':
+    case 'retail.presence.dwell.v1': {
+      const who = `${d.tag ?? d.subjectType} ${String(d.subject).slice(0, 8)}…`;
+      const dwell = typeof d.dwellMs === 'number' ? ` after ${Math.round(d.dwellMs / 1000)} s` : '';
+      const why = d.reason ? ` (${d.reason})` : '';
+      what = `${c.bold(String(d.zone))} ${who} ${c.dim(`${d.source}${d.distanceM !== undefined ? ` ${d.distanceM} m` : ''}${dwell}${why}`)}`;
+      break;
+    }
+    case 'retail.beacon.health.v1': {
+      const battery = typeof d.batteryMv === 'number' ? ` battery ${d.batteryMv} mV` : '';
+      const status = String(d.status);
+      what = `${d.beaconId} ${status === 'ok' ? c.green(status) : c.yellow(status)}${c.dim(battery)}`;
+      break;
+    }
     default:
       what = JSON.stringify(d);
   }
