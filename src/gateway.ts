@@ -61,6 +61,7 @@ export class Gateway {
   private uplinkRef: Uplink | undefined;
   private devices: Device[] = [];
   private modulesList: GatewayModule[] = [];
+  private readonly services = new Map<string, unknown>();
   private readonly scanPipelines = new Map<string, ScanPipeline>();
   private state: GatewayStatus['state'] = 'created';
   private startedAt: number | null = null;
@@ -166,6 +167,7 @@ export class Gateway {
       signal: d.abort.signal,
       emit: this.emitFor(d.config.id),
       transport: d.transport,
+      services: { get: <S>(name: string) => this.services.get(name) as S | undefined },
     });
   }
 
@@ -187,6 +189,11 @@ export class Gateway {
     const pipeline = scanPipelineFor(this.config, deviceId, emit, { clock: this.clock, log: this.log });
     this.scanPipelines.set(deviceId, pipeline);
     return pipeline.emit;
+  }
+
+  /** Offers something to drivers (see `DriverContext.services`); modules call it in `start`. */
+  provide(name: string, service: unknown): void {
+    this.services.set(name, service);
   }
 
   /** The running feature modules (their routes join the local API). */

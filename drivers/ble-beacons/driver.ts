@@ -5,7 +5,7 @@ import { sleep } from '../../src/util/sleep.js';
 import { encodeAdvertisement } from './ad.js';
 import type { BleBeaconsConfig } from './config.js';
 import { parseBeacon } from './frames.js';
-import type { BleSink } from './reading.js';
+import { BLE_SINK_SERVICE, type BleSink } from './reading.js';
 import { RecordingWriter, replayTransport } from './recording.js';
 import {
   type BleTransport,
@@ -17,8 +17,6 @@ import {
 
 type Ctx = DriverContext<BleBeaconsConfig, BleTransport>;
 
-/** How long `start` waits for the presence engine to attach before scanning anyway. */
-const ATTACH_WAIT_MS = 2000;
 /** How long `start` waits for the adapter's first state. */
 const FIRST_STATE_WAIT_MS = 5000;
 /** noble and its GAP layer remember every address they saw; forget them this often. */
@@ -36,10 +34,6 @@ export class BleBeaconsDriver implements Driver<BleBeaconsConfig, BleTransport> 
   private ctx: Ctx | undefined;
   private readonly abort = new AbortController();
   private sink: BleSink | undefined;
-  private attached: () => void = () => {};
-  private readonly attachedPromise = new Promise<void>((resolve) => {
-    this.attached = resolve;
-  });
   private loop: Promise<void> | undefined;
   private state: DeviceState = 'starting';
   private since = Date.now();
@@ -63,10 +57,12 @@ export class BleBeaconsDriver implements Driver<BleBeaconsConfig, BleTransport> 
 
   constructor(readonly id: string) {}
 
-  /** Connects the driver to the presence engine. Readings before this are counted and dropped. */
+  /**
+   * Connects the driver to a sink directly (tests); in the gateway the sink comes from the
+   * presence module's service. Readings without a sink are counted and dropped.
+   */
   attach(sink: BleSink): void {
     this.sink = sink;
-    this.attached();
   }
 
   get isAttached(): boolean {
@@ -78,7 +74,7 @@ export class BleBeaconsDriver implements Driver<BleBeaconsConfig, BleTransport> 
     this.since = ctx.clock.now();
     ctx.signal.addEventListener('abort', () => this.abort.abort(), { once: true });
     if (ctx.config.record) this.recorder = new RecordingWriter(ctx.config.record);
-    await Promise.race([this.attachedPromise, sleep(ATTACH_WAIT_MS, this.abort.signal)]);
+    this.sink ??= ctx.services?.get<BleSink>(BLE_SINK_SERVICE);
     if (!this.sink) ctx.log.warn('no presence engine attached; advertisements are counted and dropped');
     let firstAttempt: () => void = () => {};
     const attempted = new Promise<void>((resolve) => {

@@ -31,6 +31,9 @@ export interface BleReading {
  * Where a BLE driver sends its readings: the presence engine. The sink also lends its
  * pseudonymizer, so a raw address is hashed inside the function that receives it from noble.
  */
+/** The name under which the presence module provides its `BleSink` to the BLE drivers. */
+export const BLE_SINK_SERVICE = 'presence.ble-sink';
+
 export interface BleSink {
   readonly ignoreRandomized: boolean;
   pseudonymize(namespace: SubjectNamespace, value: string, nowMs: number): Pseudonym;

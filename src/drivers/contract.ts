@@ -17,6 +17,13 @@ export interface DriverContext<C, T> {
   emit: Emit;
   /** The hardware binding: the real one in production, a simulator in tests and demo mode. */
   transport: T;
+  /** What the gateway's modules provide to drivers (e.g. the presence engine's BLE sink). */
+  services?: ServiceLookup;
+}
+
+/** Modules start before devices; what they `provide` is there when a driver starts. */
+export interface ServiceLookup {
+  get<S>(name: string): S | undefined;
 }
 
 export type DeviceState = 'starting' | 'connected' | 'disconnected' | 'unavailable' | 'stopped';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
-import type { BleBeaconsDriver } from '../../drivers/ble-beacons/driver.js';
+import { BLE_SINK_SERVICE } from '../../drivers/ble-beacons/reading.js';
 import { buildZoneMap, type ZoneMap } from '../../drivers/wifi-presence/meraki.js';
 import { MerakiPost } from '../../drivers/wifi-presence/meraki-schema.js';
 import type { Config } from '../config/schema.js';
@@ -21,9 +21,6 @@ import { BeaconRegistry } from './registry.js';
 import { PresenceService } from './service.js';
 
 export { presenceConfigIssues };
-
-const ATTACH_POLL_MS = 10;
-const ATTACH_GIVE_UP_MS = 60_000;
 
 const ajv = createAjv({ allErrors: true });
 const validateMeraki = ajv.compile(MerakiPost);
@@ -77,8 +74,6 @@ export class PresenceModule implements GatewayModule {
   private keys: KeyStore | undefined;
   private gateway: Gateway | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
-  private attachTimer: NodeJS.Timeout | undefined;
-  private readonly pendingAttach = new Set<string>();
   private zoneMap: ZoneMap;
   private validator = '';
   private secretDigest: Buffer | undefined;
@@ -145,42 +140,17 @@ export class PresenceModule implements GatewayModule {
     });
     this.registerMetrics(gateway);
     this.tickTimer = setInterval(() => this.tick(), config.presence.tickMs);
-    for (const id of bleDeviceIds(config)) this.pendingAttach.add(id);
-    if (this.pendingAttach.size > 0) {
-      const giveUpAt = Date.now() + ATTACH_GIVE_UP_MS;
-      this.attachTimer = setInterval(() => {
-        this.attachDrivers();
-        if (this.pendingAttach.size === 0 || Date.now() > giveUpAt) {
-          if (this.pendingAttach.size > 0)
-            log.error({ devices: [...this.pendingAttach] }, 'BLE receivers never started');
-          clearInterval(this.attachTimer);
-          this.attachTimer = undefined;
-        }
-      }, ATTACH_POLL_MS);
-    }
+    // The BLE drivers start after the modules and pick the sink up from the gateway's services.
+    gateway.provide(BLE_SINK_SERVICE, this.service);
     log.info(
       {
         zones: config.zones.length,
         beacons: registry.beacons.length,
-        receivers: this.pendingAttach.size,
+        receivers: bleDeviceIds(config).length,
         meraki: meraki.enabled,
       },
       'presence started',
     );
-  }
-
-  /** Hands the BLE drivers their sink as soon as the gateway has created them. */
-  private attachDrivers(): void {
-    const gateway = this.gateway;
-    const service = this.service;
-    if (!gateway || !service) return;
-    for (const id of this.pendingAttach) {
-      const driver = gateway.driver(id) as BleBeaconsDriver | undefined;
-      if (driver && typeof driver.attach === 'function') {
-        driver.attach(service);
-        this.pendingAttach.delete(id);
-      }
-    }
   }
 
   private registerMetrics(gateway: Gateway): void {
@@ -277,9 +247,7 @@ export class PresenceModule implements GatewayModule {
 
   stop(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
-    if (this.attachTimer) clearInterval(this.attachTimer);
     this.tickTimer = undefined;
-    this.attachTimer = undefined;
     if (this.service && this.gateway) this.service.shutdown(this.gateway.clock.now());
     this.keys?.close();
   }
