@@ -35,11 +35,25 @@ export function rssSampler(everyMs = 50) {
   };
 }
 
-export function benchConfig(opts: { url: string; bufferPath: string; window?: number }): Config {
+/**
+ * The gateway's config for a phase. `batch` is `mqtt.batch`: the defaults (CloudEvents batches on
+ * the catch-up path) unless a phase measures the per-message path with `{ enabled: false }`.
+ */
+export function benchConfig(opts: {
+  url: string;
+  bufferPath: string;
+  window?: number;
+  batch?: Record<string, unknown>;
+}): Config {
   const r = validateConfig({
     store: { id: '0421' },
     gateway: { id: 'gw-bench' },
-    mqtt: { url: opts.url, protocolVersion: 5, inflightWindow: opts.window ?? WINDOW },
+    mqtt: {
+      url: opts.url,
+      protocolVersion: 5,
+      inflightWindow: opts.window ?? WINDOW,
+      ...(opts.batch ? { batch: opts.batch } : {}),
+    },
     buffer: {
       path: opts.bufferPath,
       maxBytes: '4GiB',

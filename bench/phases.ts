@@ -2,7 +2,9 @@
  * One benchmark measurement per process, so each figure (and each peak RSS) is its own.
  * Usage: node dist/bench/phases.js <phase> '<json options>'; prints one JSON line with the result.
  */
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { connectAsync } from 'mqtt';
 import { Outbox } from '../src/buffer/outbox.js';
@@ -11,6 +13,7 @@ import { EventFactory } from '../src/events/envelope.js';
 import { buildGateway, type Gateway } from '../src/gateway.js';
 import { silentLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
+import { rootPath } from '../src/paths.js';
 import { benchConfig, percentile, rawPublish, rssSampler, scanData } from './lib.js';
 
 interface Opts {
@@ -19,6 +22,36 @@ interface Opts {
   count: number;
   rate?: number;
   seconds?: number;
+  /** `mqtt.batch` for the gateway; the defaults when absent. */
+  batch?: Record<string, unknown>;
+}
+
+const BACKLOG_TOPIC = 'stores/0421/gateways/gw-bench/events/scan/lane-1';
+
+/**
+ * The subscriber of bench/subscriber.ts in its own process (Node's default flags): resolves
+ * `ready` once it is subscribed, and `done` with its figures and the time it had every event.
+ */
+async function subscriberProcess(url: string, filter: string, expect: number) {
+  const child = spawn(
+    process.execPath,
+    [rootPath('dist', 'bench', 'subscriber.js'), JSON.stringify({ url, filter, expect, maxSeq: expect * 2 })],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout });
+  let onDone: (v: { at: number; result: Record<string, number> }) => void = () => {};
+  const done = new Promise<{ at: number; result: Record<string, number> }>((resolve) => {
+    onDone = resolve;
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`subscriber exited with ${code}`)));
+    lines.on('line', (line) => {
+      if (line === 'ready') resolve();
+      else onDone({ at: performance.now(), result: JSON.parse(line) as Record<string, number> });
+    });
+  });
+  await ready;
+  return { done, kill: () => child.kill('SIGKILL') };
 }
 
 async function waitUntil(check: () => boolean, everyMs = 2): Promise<void> {
@@ -109,12 +142,15 @@ const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
     return { count: rows, ms, perSec: (rows / ms) * 1000 };
   },
 
-  /** Connects a gateway to a buffer holding a backlog and times until it is empty; peak RSS of the process. */
+  /**
+   * Connects a gateway to a buffer holding a backlog and times until it is empty; peak RSS of the
+   * process. `o.batch` chooses the path: `{ enabled: false }` for one event per message.
+   */
   async drain(o) {
     const rss = rssSampler(20);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db') });
+    const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db'), batch: o.batch });
     const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
     await gw.start();
     const backlog = gw.status().buffer?.rows ?? 0;
@@ -130,6 +166,105 @@ const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
       cpuUsPerEvent: (cpu.user + cpu.system) / backlog,
       peakRssMb: peak / 2 ** 20,
     };
+  },
+
+  /**
+   * The drain with CloudEvents batches (the default config), timed until a subscriber in another
+   * process has unpacked and counted every event of the backlog; peak RSS of the gateway process.
+   */
+  async drainBatched(o) {
+    const sub = await subscriberProcess(o.url, BACKLOG_TOPIC, o.count);
+    try {
+      const rss = rssSampler(20);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db'), batch: o.batch });
+      const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
+      await gw.start();
+      const backlog = gw.status().buffer?.rows ?? 0;
+      const delivered = await sub.done;
+      await waitUntil(() => gw.status().buffer?.rows === 0, 5);
+      const emptyMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const peak = rss.stop();
+      const uplink = gw.status().uplink;
+      await gw.stop();
+      const ms = delivered.at - t0;
+      return {
+        count: backlog,
+        ms,
+        perSec: (backlog / ms) * 1000,
+        emptyMs,
+        cpuUsPerEvent: (cpu.user + cpu.system) / backlog,
+        peakRssMb: peak / 2 ** 20,
+        batches: uplink?.batches ?? 0,
+        eventsPerBatch: (uplink?.batchedEvents ?? 0) / Math.max(1, uplink?.batches ?? 0),
+        subscriberMessages: delivered.result.messages as number,
+        subscriberCpuUsPerEvent: delivered.result.cpuUsPerEvent as number,
+        subscriberPeakRssMb: delivered.result.peakRssMb as number,
+      };
+    } finally {
+      sub.kill();
+    }
+  },
+
+  /**
+   * Live latency while a backlog drains in batches: `rate` events/s on another lane, emitted from
+   * the moment the drain starts until it ends; an in-process subscriber timestamps each live event,
+   * and a subscriber in another process consumes the backlog.
+   */
+  async latencyDrain(o) {
+    const rate = o.rate ?? 1000;
+    const sub = await subscriberProcess(o.url, BACKLOG_TOPIC, o.count);
+    const live = await connectAsync(o.url, {
+      protocolVersion: 5,
+      clean: true,
+      clientId: `bench-live-${process.pid}`,
+    });
+    try {
+      const captured = new Float64Array(rate * 600);
+      const latencies: number[] = [];
+      live.on('message', (_topic, payload) => {
+        const at = performance.now();
+        const text = (JSON.parse(payload.toString()) as { data: { text: string } }).data.text;
+        latencies.push(at - (captured[Number(text.slice(1, 12))] as number));
+      });
+      await live.subscribeAsync('stores/0421/gateways/gw-bench/events/scan/lane-live', { qos: 1 });
+      const rss = rssSampler(20);
+      const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db'), batch: o.batch });
+      const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
+      await gw.start();
+      await waitUntil(() => gw.status().uplink?.catchUp != null, 1);
+      const emit = gw.emitFor('lane-live');
+      const start = performance.now();
+      let i = 0;
+      while (gw.status().uplink?.catchUp != null && i < captured.length) {
+        const due = Math.min(captured.length, Math.floor(((performance.now() - start) / 1000) * rate));
+        for (; i < due; i++) {
+          captured[i] = performance.now();
+          emit('retail.scan.v1', scanData(i, 'lane-live'));
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const drainMs = performance.now() - start;
+      await waitUntil(() => latencies.length >= i, 5);
+      await sub.done;
+      const peak = rss.stop();
+      await gw.stop();
+      latencies.sort((a, b) => a - b);
+      return {
+        count: latencies.length,
+        rate,
+        drainMs,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        maxMs: latencies.at(-1) as number,
+        peakRssMb: peak / 2 ** 20,
+      };
+    } finally {
+      sub.kill();
+      await live.endAsync();
+    }
   },
 
   /** Offers `rate` events/s for `seconds`; a subscriber measures capture → delivery latency. */

@@ -4,6 +4,10 @@
  * and the raw client alternate and each pair gives a ratio, so a noisy neighbour on a shared machine
  * moves both sides of a ratio together. Medians are reported.
  *
+ * The backlog section runs, per round, the raw client, the per-message drain, the drain with
+ * CloudEvents batches (timed to a subscriber in its own process that unpacks every event), and the
+ * live latency while a batched drain runs.
+ *
  * Options: --events N (throughput, default 200,000), --backlog N (drain, default 1,000,000),
  * --rounds N (pairs per comparison, default 3), --quick (50,000 / 100,000 / 1 round), --json.
  */
@@ -104,31 +108,56 @@ try {
     `  p50 ${fmt(lat.p50Ms as number, 2)} ms, p99 ${fmt(lat.p99Ms as number, 2)} ms, max ${fmt(lat.maxMs as number, 2)} ms`,
   );
 
+  // The backlog: raw client, per-message drain and batched drain in each round, so a noisy
+  // neighbour moves all three together; each gateway run is paired with the raw run of its round.
   let fill: Result = {};
-  const drain = pairs(
-    () => {
-      const b = base();
-      fill = phase('fill', { ...b, count: backlog });
-      return phase('drain', { ...b, count: backlog });
-    },
-    () => phase('raw', { ...base(), count: backlog }),
-  );
+  const filled = (name: string, opts: Record<string, unknown> = {}) => {
+    const b = base();
+    fill = phase('fill', { ...b, count: backlog });
+    return phase(name, { ...b, count: backlog, ...opts });
+  };
+  const backlogRuns: { raw: Result; single: Result; batched: Result; live: Result }[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const raw = phase('raw', { ...base(), count: backlog });
+    const single = filled('drain', { batch: { enabled: false } });
+    const batched = filled('drainBatched');
+    const live = filled('latencyDrain', { rate: 1000 });
+    backlogRuns.push({ raw, single, batched, live });
+  }
+  const med = (side: 'raw' | 'single' | 'batched' | 'live', key: string) =>
+    median(backlogRuns.map((r) => r[side][key] as number));
+  const each = (f: (r: (typeof backlogRuns)[number]) => number, digits = 2) =>
+    backlogRuns.map((r) => fmt(f(r), digits)).join(', ');
+  const drainRatio = median(backlogRuns.map((r) => (r.single.perSec as number) / (r.raw.perSec as number)));
+  const batchRatio = median(backlogRuns.map((r) => (r.batched.perSec as number) / (r.raw.perSec as number)));
   log(
     `\ndrain of a ${fmt(backlog)}-event backlog (filled offline at ${fmt(fill.perSec as number)} events/s):`,
   );
   log(
-    `  raw mqtt.js              ${fmt(drain.pick('raw', 'ms') / 1000, 1)} s (${fmt(drain.pick('raw', 'perSec'))} msgs/s)`,
+    `  raw mqtt.js              ${fmt(med('raw', 'ms') / 1000, 1)} s (${fmt(med('raw', 'perSec'))} msgs/s)`,
   );
   log(
-    `  gateway                  ${fmt(drain.pick('gateway', 'ms') / 1000, 1)} s (${fmt(drain.pick('gateway', 'perSec'))} events/s, ${fmt(drain.pick('gateway', 'cpuUsPerEvent'), 1)} µs CPU/event), peak RSS ${fmt(drain.pick('gateway', 'peakRssMb'))} MB`,
+    `  gateway, per message     ${fmt(med('single', 'ms') / 1000, 1)} s (${fmt(med('single', 'perSec'))} events/s, ${fmt(med('single', 'cpuUsPerEvent'), 1)} µs CPU/event), peak RSS ${fmt(med('single', 'peakRssMb'))} MB`,
   );
   log(
-    `  ratio                    ${fmt(drain.ratio, 2)}x raw (per pair: ${drain.runs.map((r) => fmt(r.ratio, 2)).join(', ')})`,
+    `  ratio                    ${fmt(drainRatio, 2)}x raw (per round: ${each((r) => (r.single.perSec as number) / (r.raw.perSec as number))})`,
+  );
+  log(
+    `  gateway, batches         ${fmt(med('batched', 'ms') / 1000, 1)} s to the subscriber (${fmt(med('batched', 'perSec'))} events/s; runs ${each((r) => r.batched.perSec as number, 0)}), buffer empty at ${fmt(med('batched', 'emptyMs') / 1000, 1)} s`,
+  );
+  log(
+    `                           ${fmt(med('batched', 'eventsPerBatch'), 0)} events/batch, ${fmt(med('batched', 'cpuUsPerEvent'), 2)} µs CPU/event, peak RSS ${fmt(med('batched', 'peakRssMb'))} MB (runs ${each((r) => r.batched.peakRssMb as number, 0)}); subscriber ${fmt(med('batched', 'subscriberCpuUsPerEvent'), 2)} µs CPU/event`,
+  );
+  log(
+    `  ratio                    ${fmt(batchRatio, 2)}x raw (per round: ${each((r) => (r.batched.perSec as number) / (r.raw.perSec as number))})`,
+  );
+  log(
+    `  live latency during the batched drain, 1,000 events/s: p50 ${fmt(med('live', 'p50Ms'), 2)} ms, p99 ${fmt(med('live', 'p99Ms'), 2)} ms (runs ${each((r) => r.live.p99Ms as number)}), max ${fmt(med('live', 'maxMs'), 2)} ms, ${fmt(med('live', 'count'))} live events over ${fmt(med('live', 'drainMs') / 1000, 1)} s`,
   );
 
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ flags: SERVICE_NODE_FLAGS, rounds, throughput: thr.runs, latency: lat, fill, drain: drain.runs }, null, 2)}\n`,
+      `${JSON.stringify({ flags: SERVICE_NODE_FLAGS, rounds, throughput: thr.runs, latency: lat, fill, backlog: backlogRuns }, null, 2)}\n`,
     );
   }
 } finally {

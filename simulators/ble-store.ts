@@ -226,6 +226,11 @@ export class PresenceDemo {
     setTimeout(() => this.ble.switchOff('beacon-dairy'), 120_000).unref();
   }
 
+  /** The simulated shoppers now (the demo's captive portal signs some of them in on Wi-Fi). */
+  shoppersNow(): readonly Shopper[] {
+    return this.shoppers;
+  }
+
   notes(): string[] {
     return [
       `  presence    ${this.map.receivers.length} BLE receivers (one per zone), ${this.map.beacons.length} store beacons (beacon-dairy: low battery, dies after 2 min), shoppers with the loyalty app, a staff badge`,

@@ -84,14 +84,19 @@ export class PersonalizationService {
       if (!client) throw new Error('personalization service not started');
       let last = Number.NEGATIVE_INFINITY;
       client.on('message', (_topic, payload) => {
-        let event: { type?: string; data?: { tag?: string } };
+        type Presence = { type?: string; data?: { tag?: string } };
+        let parsed: Presence | Presence[];
         try {
-          event = JSON.parse(payload.toString());
+          parsed = JSON.parse(payload.toString());
         } catch {
           return;
         }
-        if (event.type !== 'retail.presence.enter.v1' || event.data?.tag !== 'loyalty-app') return;
-        if (Date.now() - last < everyMs || signal.aborted) return;
+        // A single event, or a batch (a JSON array) while the gateway catches up on a backlog.
+        const events = Array.isArray(parsed) ? parsed : [parsed];
+        const entered = events.some(
+          (event) => event?.type === 'retail.presence.enter.v1' && event.data?.tag === 'loyalty-app',
+        );
+        if (!entered || Date.now() - last < everyMs || signal.aborted) return;
         last = Date.now();
         push().catch(() => {});
       });

@@ -21,6 +21,18 @@ export const ERRORS = {
   },
   GW_ERR_STREAM_FULL: { status: 503, retryable: true, message: 'too many live stream clients' },
   GW_ERR_TOKENS_FILE: { status: 500, retryable: false, message: 'the API tokens file cannot be used' },
+  GW_ERR_KEY_FILE: { status: 500, retryable: false, message: 'a key file (identity) cannot be used' },
+  GW_ERR_TLS_CONFIG: {
+    status: 500,
+    retryable: false,
+    message: 'the MQTT TLS files cannot be used',
+  },
+  GW_ERR_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    message: 'too many requests from this client; retry after the Retry-After seconds',
+  },
+  GW_ERR_NOT_FOUND: { status: 404, retryable: false, message: 'no such endpoint' },
   // Downlink commands (docs/COMMANDS.md): the `error.code` of a command reply.
   GW_ERR_COMMAND_INVALID: { status: 400, retryable: false, message: 'command does not match its schema' },
   GW_ERR_COMMAND_UNKNOWN: { status: 404, retryable: false, message: 'no such command' },

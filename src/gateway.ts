@@ -11,7 +11,13 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createModules, type GatewayModule } from './modules.js';
 import { VERSION } from './paths.js';
-import { type ScanPipeline, scanPipelineFor } from './pipeline/scan-enrich.js';
+import {
+  SCAN_CLASSIFIER_SERVICE,
+  type ScanClassifier,
+  type ScanPipeline,
+  scanPipelineFor,
+} from './pipeline/scan-enrich.js';
+import { loadMqttTlsLogged } from './uplink/tls.js';
 import { Uplink, type UplinkStatus } from './uplink/uplink.js';
 
 export interface GatewayDeps {
@@ -103,6 +109,8 @@ export class Gateway {
   async start(): Promise<void> {
     this.state = 'starting';
     const { config, log } = this;
+    // Before anything opens: unusable TLS files stop the start with every problem listed.
+    const tls = loadMqttTlsLogged(config.mqtt, log.child({ component: 'uplink' }));
     this.outboxRef = Outbox.open(
       { ...config.buffer },
       {
@@ -124,6 +132,7 @@ export class Gateway {
         bootId: this.bootId,
         version: VERSION,
         password,
+        tls: tls?.options,
       },
       {
         outbox: this.outboxRef,
@@ -186,9 +195,19 @@ export class Gateway {
       }
     };
     // Scans first pass the scan pipeline: GS1 interpretation, then duplicate suppression.
-    const pipeline = scanPipelineFor(this.config, deviceId, emit, { clock: this.clock, log: this.log });
+    const pipeline = scanPipelineFor(this.config, deviceId, emit, {
+      clock: this.clock,
+      log: this.log,
+      // Looked up per scan, so a pipeline built before the classifying module (identity) started uses it.
+      classifier: () => this.services.get(SCAN_CLASSIFIER_SERVICE) as ScanClassifier | undefined,
+    });
     this.scanPipelines.set(deviceId, pipeline);
     return pipeline.emit;
+  }
+
+  /** What a module offered with `provide` (other modules look each other up with it). */
+  service<S>(name: string): S | undefined {
+    return this.services.get(name) as S | undefined;
   }
 
   /** Offers something to drivers (see `DriverContext.services`); modules call it in `start`. */

@@ -22,6 +22,22 @@ export const REDACT_PATHS = [
   'secret',
   '*.secret',
   'req.body',
+  // Local API: bearer tokens (header, ?access_token=, a token bound by mistake), cookies, bodies.
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'req.query',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.headers.authorization',
+  'body',
+  '*.body',
+  // POS: the loyalty account a transaction names; offers: the shopper an offer is for.
+  'loyaltyAccountId',
+  '*.loyaltyAccountId',
+  'loyaltyId',
+  '*.loyaltyId',
 ];
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { EVENT_CLASSES, type EventClass } from './events/catalog.js';
+import { createIdentityMetrics, type IdentityMetrics } from './identity/metrics.js';
 
 type ClassCounter = Record<EventClass, Counter.Internal>;
 
@@ -29,6 +30,8 @@ export class Metrics {
   readonly streamClients: Gauge;
   readonly streamDropped: Counter<'reason'>;
   readonly commands: Counter<'command' | 'outcome'>;
+  readonly identity: IdentityMetrics;
+  readonly apiRateLimited: Counter<'key'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -139,6 +142,13 @@ export class Metrics {
       labelNames: ['command', 'outcome'],
       registers: r,
     });
+    this.apiRateLimited = new Counter({
+      name: 'sg_api_rate_limited_total',
+      help: 'Local API requests refused with 429, by what the client was keyed on (token, ip)',
+      labelNames: ['key'],
+      registers: r,
+    });
+    this.identity = createIdentityMetrics(r);
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'sg_' });
   }
 }

@@ -31,6 +31,8 @@ const FACTORIES: ((config: Config) => Promise<GatewayModule | null>)[] = [
       ? (await import('./presence/module.js')).createPresenceModule(c)
       : null,
   async (c) => (c.commands?.enabled ? new (await import('./downlink/module.js')).CommandsModule(c) : null),
+  // After presence and offers: identity uses the presence key and the offers cache they provide.
+  async (c) => (c.identity?.enabled ? (await import('./identity/module.js')).createIdentityModule(c) : null),
 ];
 
 export async function createModules(config: Config): Promise<GatewayModule[]> {

@@ -193,7 +193,7 @@ function unauthorized(reply: FastifyReply, reason: 'missing' | 'invalid', metric
  * `app.post('/v1/x', { onRequest: bearerAuth({ tokens, scope: 'x', metrics }) }, handler)`.
  */
 export function bearerAuth(opts: AuthOptions): onRequestAsyncHookHandler {
-  return async (req, reply) => {
+  const hook: onRequestAsyncHookHandler = async (req, reply) => {
     const token = tokenOf(req, opts.allowQueryToken === true);
     if (token === undefined) throw unauthorized(reply, 'missing', opts.metrics);
     const principal = opts.tokens?.lookup(token);
@@ -204,6 +204,26 @@ export function bearerAuth(opts: AuthOptions): onRequestAsyncHookHandler {
     }
     principals.set(req, principal);
   };
+  // The OpenAPI document and the API's checks read what a route's hook requires from here.
+  return Object.assign(hook, { [BEARER]: { scope: opts.scope, query: opts.allowQueryToken === true } });
+}
+
+const BEARER = Symbol('store-gateway.bearer');
+
+/** What a `bearerAuth` hook requires: its scope and whether `?access_token=` is accepted. */
+export interface BearerRequirement {
+  scope: string;
+  query: boolean;
+}
+
+/** The requirement of a route's `onRequest` hooks, if one of them is a `bearerAuth` hook. */
+export function bearerRequirement(hooks: unknown): BearerRequirement | undefined {
+  const list = Array.isArray(hooks) ? hooks : [hooks];
+  for (const h of list) {
+    const req = (h as { [BEARER]?: BearerRequirement } | null | undefined)?.[BEARER];
+    if (req) return req;
+  }
+  return undefined;
 }
 
 /**

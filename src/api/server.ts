@@ -1,60 +1,117 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { isGatewayError } from '../errors.js';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginCallback,
+  LogController,
+} from 'fastify';
+import { parseSize } from '../config/types.js';
 import type { Gateway } from '../gateway.js';
+import { type BearerRequirement, bearerAuth, bearerRequirement, openTokenFile, TokenFile } from './auth.js';
+import { coreRoutes } from './core-routes.js';
+import { apiErrorHandler, notFound } from './error-handler.js';
+import { openApi, openApiRoutes } from './openapi.js';
+import { rateLimiting, securityHeaders } from './security.js';
+import { statusPageRoutes } from './status-routes.js';
+
+/** A route of the API as registered (HEAD routes left out). */
+export interface ApiRoute {
+  method: string;
+  url: string;
+  /** Left out of the OpenAPI document (static files, the document itself). */
+  hidden: boolean;
+  /** The bearer token the route requires, if it has a `bearerAuth` hook. */
+  bearer: BearerRequirement | undefined;
+}
+
+/** A plugin from a function that may return a promise (avoids fastify's overloads of `register`). */
+const plugin =
+  (setup: (scope: FastifyInstance) => Promise<void> | void): FastifyPluginCallback =>
+  (scope, _opts, done) => {
+    Promise.resolve()
+      .then(() => setup(scope))
+      .then(() => done(), done);
+  };
+
+const ROUTES = new WeakMap<FastifyInstance, ApiRoute[]>();
+
+/** Every route of an API built by `buildApi` (complete once it is ready). */
+export const apiRoutes = (app: FastifyInstance): readonly ApiRoute[] => ROUTES.get(app) ?? [];
 
 /**
  * The local HTTP API. `buildApi` wires routes without listening, so tests use `inject()`;
- * `listen` is the caller's job. Later features register as plugins on the same instance.
+ * `listen` is the caller's job. Feature modules add their routes as encapsulated plugins.
+ *
+ * Around every route (docs/API.md): security headers, a body limit (`api.bodyLimit` unless the
+ * route sets its own), the rate limit (`api.rateLimit`, counted before any token check), schema
+ * validation of body, query string and parameters (400 with every failing path), and one error
+ * shape. Write routes take a bearer token (`bearerAuth`), the Meraki receiver its shared secret.
  */
 export function buildApi(gateway: Gateway): FastifyInstance {
+  const cfg = gateway.config.api;
   const app = Fastify({
     loggerInstance: gateway.log.child({ component: 'api' }) as FastifyBaseLogger,
     // Requests are not logged one by one: bodies and headers may carry tokens or personal data.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 256 * 1024,
+    bodyLimit: parseSize(cfg.bodyLimit),
+    // Unknown keys are refused (not silently dropped) and every failing path is reported.
+    ajv: {
+      customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
+    },
+  });
+  // Response schemas document the answers for /docs; they never reshape what a handler sends.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler(apiErrorHandler(gateway.log));
+  app.setNotFoundHandler(notFound);
+  // One debug line per answered request: the route pattern, never the URL (a query string or path
+  // may hold a loyalty id or a token), and no header or body. gateway.log follows set-log-level.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!gateway.log.isLevelEnabled('debug')) return;
+    gateway.log.debug(
+      {
+        component: 'api',
+        method: req.method,
+        route: req.routeOptions.url ?? '(no route)',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'api request',
+    );
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (isGatewayError(err)) {
-      if (err.retryable && err.status === 503) reply.header('retry-after', '5');
-      return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
+  const routes: ApiRoute[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method === 'HEAD') continue;
+      const hidden = (r.schema as { hide?: boolean } | undefined)?.hide === true;
+      routes.push({ method, url: r.url, hidden, bearer: bearerRequirement(r.onRequest) });
     }
-    const status = err.statusCode ?? 500;
-    if (status >= 500) gateway.log.error({ err }, 'api error');
-    return reply.status(status).send({ error: err.code ?? 'error', message: err.message });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/readyz', async (_req, reply) => {
-    const s = gateway.status();
-    const ready = gateway.running && s.buffer !== null;
-    return reply.status(ready ? 200 : 503).send({
-      ready,
-      state: s.state,
-      buffer: s.buffer ? { open: true, rows: s.buffer.rows, refusing: s.buffer.refusing } : { open: false },
-      broker: s.uplink
-        ? { connected: s.uplink.connected, lastError: s.uplink.lastError }
-        : { connected: false },
-    });
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    if (gateway.running) gateway.outbox.stats(); // refreshes the byte gauge
-    reply.header('content-type', gateway.metrics.registry.contentType);
-    return gateway.metrics.registry.metrics();
-  });
-
-  app.get('/v1/status', async () => gateway.status());
-
-  for (const m of gateway.modules) {
-    const routes = m.routes?.bind(m);
-    if (routes) {
-      void app.register((scope, _opts, done) => {
-        Promise.resolve(routes(scope)).then(() => done(), done);
-      });
-    }
-  }
+  securityHeaders(app);
+  openApi(app);
+  void app.register(
+    plugin(async (scope) => {
+      const deps = { log: gateway.log.child({ component: 'api' }), clock: gateway.clock };
+      // The API's own view of the tokens: rate-limit keys and the status scope. A bad file stops the start.
+      const tokens = cfg.tokensFile === undefined ? undefined : new TokenFile(cfg.tokensFile, deps);
+      const statusAuth = cfg.statusPage.requireToken
+        ? bearerAuth({
+            tokens: openTokenFile(cfg.tokensFile, 'api.statusPage.requireToken', deps),
+            scope: 'status',
+            metrics: gateway.metrics,
+          })
+        : undefined;
+      await rateLimiting(scope, gateway, tokens);
+      coreRoutes(scope, gateway, statusAuth);
+      openApiRoutes(scope);
+      if (cfg.statusPage.enabled) await statusPageRoutes(scope, gateway, statusAuth);
+      for (const m of gateway.modules) {
+        const moduleRoutes = m.routes?.bind(m);
+        if (moduleRoutes) await scope.register(plugin(moduleRoutes));
+      }
+    }),
+  );
 
   return app;
 }

@@ -104,6 +104,9 @@ function buildTable(): Map<string, AiDef> {
     def('30', 'VAR. COUNT', 'count', 1, 8),
     def('37', 'COUNT', 'count', 1, 8),
     def('8008', 'PROD TIME', 'datetime', 8, 12),
+    // North American coupons; the fields inside are decoded by src/barcode/coupon.ts.
+    def('8110', 'COUPON CODE (North America)', 'text', 1, 70),
+    def('8112', 'PAPERLESS COUPON (North America)', 'text', 1, 70),
   ];
   for (const [prefix, title, unit] of MEASURES) {
     for (let n = 0; n <= 5; n++)

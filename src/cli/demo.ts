@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { identityJourney } from '../../simulators/app-shopper.js';
 import { PresenceDemo } from '../../simulators/ble-store.js';
 import { posJourney } from '../../simulators/pos-lane.js';
 import { SimulatedStore } from '../../simulators/store.js';
@@ -54,6 +55,8 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   await store.plugAll();
   const journey = posJourney({ dir, storeId: '0421', lanes: opts.lanes });
   const presence = new PresenceDemo(dir);
+  // The identification step: app codes and coupons at a lane, Wi-Fi sign-ins (docs/IDENTITY.md).
+  const identity = identityJourney({ dir, tokensFile: journey.tokensFile, scanners: store.lanes });
   const checked = validateConfig({
     store: { id: '0421' },
     gateway: { id: 'demo-gw' },
@@ -62,6 +65,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     api: { host: '127.0.0.1', port: opts.apiPort, tokensFile: journey.tokensFile },
     ...journey.sections,
     ...presence.configSections(),
+    ...identity.sections,
     log: { level: opts.logLevel, pretty: true },
     devices: [...store.deviceConfigs(), ...presence.devices()],
   });
@@ -97,6 +101,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       `  POS        lanes post transactions (tokens in ${journey.tokensFile}); personalization pushes an offer when the loyalty app enters`,
       ...store.lanes.map((l) => `  ${l.id.padEnd(15)} ${l.scanner.options.linkPath}  ${l.note}`),
       ...presence.notes(),
+      ...identity.notes(),
       '  every 45 s one scanner cable is pulled for 4 s; watch the status events',
       `  ${opts.duration > 0 ? `stops after ${opts.duration} s` : 'Ctrl-C stops everything'}`,
       '',
@@ -107,6 +112,12 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   const apiUrl = `http://${apiAddress?.address}:${apiAddress?.port}`;
   await journey.start(apiUrl, broker.url, (err) => log.warn({ err }, 'simulated POS lane'), 'presence');
   presence.start(apiUrl);
+  identity.start({
+    apiUrl,
+    posLanes: () => journey.posLanes,
+    shoppers: () => presence.shoppersNow(),
+    onError: (err) => log.warn({ err }, 'simulated identity journey'),
+  });
   await new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
     process.once('SIGINT', stop);
@@ -114,6 +125,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     if (opts.duration > 0) void sleep(opts.duration * 1000).then(stop);
   });
   process.stderr.write('\nstopping the demo…\n');
+  await identity.stop();
   await journey.stop();
   await presence.stop();
   await running.stop();

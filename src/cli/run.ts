@@ -7,6 +7,7 @@ import { type GatewaySupervisor, Supervisor } from '../downlink/supervisor.js';
 import { EXIT, isGatewayError } from '../errors.js';
 import { buildGateway, type Gateway, type GatewayDeps } from '../gateway.js';
 import { createLogger, type Logger } from '../logger.js';
+import { SystemdService } from '../systemd/service.js';
 import { fail, printConfigIssues } from './output.js';
 
 /** Loads and checks a config file; prints every problem and returns null when it is invalid. */
@@ -104,12 +105,16 @@ async function startParts(config: Config, deps: GatewayDeps): Promise<Parts> {
 
 /**
  * `store-gateway run`: refuses an invalid config (exit 78) before opening anything, then runs until
- * SIGINT/SIGTERM and stops cleanly. A second signal exits at once.
+ * SIGINT/SIGTERM and stops cleanly. A second signal exits at once. SIGHUP reloads the config file
+ * (as the reload-config command does). Under systemd (Type=notify) it reports READY=1 once the
+ * gateway and its API run, pings the watchdog while healthy, and STOPPING=1 when a stop begins.
  */
 export async function runCommand(configPath: string): Promise<number> {
   const config = readConfigOrReport(configPath);
   if (!config) return EXIT.CONFIG;
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const service = new SystemdService({ log });
+  process.on('SIGHUP', () => void service.reload());
   let running: Running;
   // A restart whose rollback failed too leaves nothing running: exit, so the service manager restarts us.
   let exitNow: (code: number) => void = () => {};
@@ -121,6 +126,7 @@ export async function runCommand(configPath: string): Promise<number> {
       log,
       configPath: resolvePath(configPath),
       onFatal: () => {
+        service.stopping('no config could be started: exiting');
         log.flush();
         exitNow(EXIT.FAILURE);
         // Whatever the failed start left behind must not keep a gateway-less process alive.
@@ -129,9 +135,11 @@ export async function runCommand(configPath: string): Promise<number> {
     });
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
+    service.close();
     log.flush();
     return EXIT.FAILURE;
   }
+  service.ready(running);
   return new Promise<number>((resolve) => {
     void fatal.then(resolve);
     let stopping = false;
@@ -141,6 +149,7 @@ export async function runCommand(configPath: string): Promise<number> {
         process.exit(EXIT.FAILURE);
       }
       stopping = true;
+      service.stopping();
       log.info({ signal }, 'stopping');
       running.stop().then(
         () => resolve(EXIT.OK),

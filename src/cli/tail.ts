@@ -66,6 +66,7 @@ export function formatReceived(r: Received, useColor = false): string {
     r.issues.length > 0 ? c.red(`INVALID ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`) : '',
     r.duplicate ? c.yellow('duplicate') : '',
     r.gap > 0 ? c.red(`gap of ${r.gap}`) : '',
+    r.batch ? c.dim(`batch ${r.batch.index + 1}/${r.batch.size}`) : '',
   ].filter(Boolean);
   return `${c.dim(time)} ${c.cyan(`${e.storeid}/${e.gatewayid}`)} #${e.seq} ${e.type.replace(/^retail\.|\.v\d+$/g, '')} ${device}  ${what}${flags.length ? `  ${flags.join(' ')}` : ''}`;
 }
@@ -111,9 +112,9 @@ export async function tailCommand(opts: {
   return new Promise<number>((resolve) => {
     const stop = () => {
       void consumer.stop().then(() => {
-        const { received, invalid, duplicates, gaps } = consumer.counts;
+        const { received, invalid, duplicates, gaps, batches } = consumer.counts;
         process.stderr.write(
-          `\n${received} events, ${invalid} invalid, ${duplicates} duplicates, ${gaps} missing\n`,
+          `\n${received} events (${batches} batches), ${invalid} invalid, ${duplicates} duplicates, ${gaps} missing\n`,
         );
         resolve(EXIT.OK);
       });

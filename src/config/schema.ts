@@ -2,9 +2,11 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { BleBeaconsConfig } from '../../drivers/ble-beacons/config.js';
 import type { HidScannerConfig } from '../../drivers/hid-scanner/config.js';
 import type { SerialScannerConfig } from '../../drivers/serial-scanner/config.js';
+import { ApiRateLimitConfig, StatusPageConfig } from '../api/config.js';
 import { BarcodeConfig } from '../barcode/config.js';
 import { CommandsConfig } from '../downlink/config.js';
 import { DEVICE_KIND_NAMES, DEVICE_KINDS } from '../drivers/kinds.js';
+import { IdentityConfig } from '../identity/config.js';
 import { OffersConfig } from '../offers/config.js';
 import { PosConfig } from '../pos/config.js';
 import {
@@ -15,6 +17,7 @@ import {
   ZonesConfig,
 } from '../presence/config.js';
 import { StreamConfig } from '../stream/config.js';
+import { MqttTlsConfig } from '../uplink/tls.js';
 import { IntEnum, relaxDefaults, Section, Size, StringEnum, TopicSafeId } from './types.js';
 
 /*
@@ -40,6 +43,7 @@ export const MqttConfig = Section(
         description: 'file holding the broker password (e.g. a systemd credential)',
       }),
     ),
+    tls: Type.Optional(MqttTlsConfig),
     keepaliveSec: Type.Integer({ minimum: 5, maximum: 1200, default: 30, description: 'MQTT keepalive' }),
     connectTimeoutMs: Type.Integer({
       minimum: 500,
@@ -64,6 +68,30 @@ export const MqttConfig = Section(
         maxMs: Type.Integer({ minimum: 100, default: 30000, description: 'longest reconnect delay' }),
       },
       'exponential backoff with full jitter between connection attempts',
+    ),
+    batch: Section(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'drain a deep backlog in CloudEvents batches; consumers must accept both forms',
+        }),
+        threshold: Type.Integer({
+          minimum: 0,
+          default: 10000,
+          description: 'backlog depth (events not yet published) above which the backlog drains in batches',
+        }),
+        maxEvents: Type.Integer({
+          minimum: 1,
+          maximum: 100000,
+          default: 500,
+          description: 'most events in one batch message',
+        }),
+        maxBytes: Size(
+          "largest batch payload; lowered to fit the broker's Maximum Packet Size on MQTT 5",
+          '128KiB',
+        ),
+      },
+      'CloudEvents batched content mode on the catch-up path (docs/TOPICS.md)',
     ),
   },
   'MQTT uplink to the central broker',
@@ -117,6 +145,9 @@ export const ApiConfig = Section(
           'file of bearer tokens, one "token name [scopes]" per line (e.g. a systemd credential); write endpoints need one',
       }),
     ),
+    bodyLimit: Size('largest request body on a route without its own limit (413 above it)', '64KiB'),
+    rateLimit: ApiRateLimitConfig,
+    statusPage: StatusPageConfig,
   },
   'local HTTP API',
 );
@@ -159,6 +190,7 @@ export const GatewayConfig = Type.Object(
     registry: RegistryConfig,
     privacy: PrivacyConfig,
     wifi: WifiConfig,
+    identity: IdentityConfig,
     devices: Type.Array(DeviceBase, { default: [], description: 'hardware to read' }),
   },
   { additionalProperties: false },

@@ -1,6 +1,12 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ScanSemanticsFields } from '../barcode/event-schema.js';
 import { TopicSafeId } from '../config/types.js';
+import {
+  CouponScannedData,
+  IdentityScanFields,
+  LoyaltyIdentifiedData,
+  PresenceIdentifiedData,
+} from '../identity/event-schema.js';
 import { PosTransactionData } from '../pos/schema.js';
 import {
   BeaconHealthData,
@@ -39,6 +45,7 @@ export const ScanData = Type.Object(
         'symbology name derived from the AIM identifier (e.g. ean-13, code-128, qr); "unknown" without one',
     }),
     ...ScanSemanticsFields,
+    ...IdentityScanFields,
   },
   { additionalProperties: false },
 );
@@ -112,6 +119,21 @@ export const EVENT_TYPES = {
     cls: 'presence',
     data: PresenceDwellData,
     description: 'a shopper or tag is still in a zone (every presence.dwellEverySec)',
+  },
+  'retail.loyalty.identified.v1': {
+    cls: 'scan',
+    data: LoyaltyIdentifiedData,
+    description: 'a loyalty card or app code was scanned at a lane (after its retail.scan.v1)',
+  },
+  'retail.coupon.scanned.v1': {
+    cls: 'scan',
+    data: CouponScannedData,
+    description: 'a coupon (AI 8110, 8112, UPC-A number system 5) was scanned, with its fields decoded',
+  },
+  'retail.presence.identified.v1': {
+    cls: 'presence',
+    data: PresenceIdentifiedData,
+    description: 'a shopper signed in on the store Wi-Fi with consent: her device is linked to her account',
   },
   'retail.beacon.health.v1': {
     cls: 'beacon',

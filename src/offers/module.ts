@@ -1,6 +1,8 @@
 import { dirname, join } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { bearerAuth, openTokenFile, type TokenFile } from '../api/auth.js';
+import { errorResponses, validatedInHandler } from '../api/schemas.js';
 import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -8,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { GatewayModule } from '../modules.js';
 import { GTIN_PATTERN } from '../pos/schema.js';
 import type { SchemaIssue } from '../schema/ajv.js';
-import { gtinValid, type Parsed, parseOfferMessage } from './schema.js';
+import { gtinValid, Offer, type Parsed, parseOfferMessage } from './schema.js';
 import { type ApplyResult, type LookupQuery, OfferStore } from './store.js';
 
 const PURGE_EVERY_MS = 60_000;
@@ -21,8 +23,41 @@ const LOYALTY_ID = /^.{1,64}$/su;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const GTIN = new RegExp(GTIN_PATTERN);
 
+/**
+ * The lookup's schema, for the OpenAPI document (docs/API.md); `lookupQuery` checks the same rules
+ * (and the GTIN check digit, and that loyaltyId or segment is given).
+ */
+const LOOKUP_SCHEMA: FastifySchema = {
+  summary: 'Offers for a shopper (loyaltyId) or segments, optionally for one item (gtin)',
+  tags: ['offers'],
+  querystring: Type.Object(
+    {
+      loyaltyId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      segment: Type.Optional(
+        Type.Array(Type.String({ pattern: ID.source }), {
+          maxItems: MAX_SEGMENTS,
+          description: 'repeat the parameter for several segments',
+        }),
+      ),
+      gtin: Type.Optional(Type.String({ pattern: GTIN_PATTERN, description: 'GTIN-8/12/13/14' })),
+    },
+    { additionalProperties: false },
+  ),
+  response: {
+    200: Type.Object({ offers: Type.Array(Offer) }),
+    ...errorResponses('GW_ERR_BUFFER_CLOSED'),
+  },
+};
+
 /** The topic prefix personalization publishes a store's offers under. */
 export const offersPrefix = (storeId: string) => `stores/${storeId}/offers/`;
+
+/** Service (gateway.provide) through which other modules read the cache (identity warms it). */
+export const OFFERS_LOOKUP_SERVICE = 'offers.lookup';
+export interface OffersLookup {
+  /** Offers valid now, as GET /v1/offers answers them (their JSON). */
+  lookup(q: LookupQuery): string[];
+}
 
 export function offersDbPath(config: Config): string {
   return config.offers.dbPath ?? join(dirname(config.buffer.path), 'offers.db');
@@ -103,6 +138,9 @@ export class OffersModule implements GatewayModule {
     });
     this.purge();
     this.purgeTimer = setInterval(() => this.purge(), PURGE_EVERY_MS);
+    gateway.provide(OFFERS_LOOKUP_SERVICE, {
+      lookup: (q: LookupQuery) => this.store?.lookup(q) ?? [],
+    } satisfies OffersLookup);
     this.purgeTimer.unref();
     gateway.uplink.on('message', this.onMessage);
     gateway.uplink.subscribe(`${offersPrefix(this.config.store.id)}#`, 1);
@@ -187,16 +225,21 @@ export class OffersModule implements GatewayModule {
     const onRequest = this.config.offers.requireToken
       ? bearerAuth({ tokens: this.tokens, scope: 'offers', metrics: gateway.metrics })
       : undefined;
-    app.get('/v1/offers', { ...(onRequest ? { onRequest } : {}) }, async (req: FastifyRequest, reply) => {
-      const q = lookupQuery(req.query as Record<string, unknown>);
-      const store = this.store;
-      if (!store) throw new GatewayError('GW_ERR_BUFFER_CLOSED', 'the offers cache is closed');
-      const offers = store.lookup(q);
-      return reply
-        .header('content-type', 'application/json; charset=utf-8')
-        .header('cache-control', 'no-store')
-        .send(`{"offers":[${offers.join(',')}]}`);
-    });
+    const route = { validatorCompiler: validatedInHandler, schema: LOOKUP_SCHEMA };
+    app.get(
+      '/v1/offers',
+      { ...route, ...(onRequest ? { onRequest } : {}) },
+      async (req: FastifyRequest, reply) => {
+        const q = lookupQuery(req.query as Record<string, unknown>);
+        const store = this.store;
+        if (!store) throw new GatewayError('GW_ERR_BUFFER_CLOSED', 'the offers cache is closed');
+        const offers = store.lookup(q);
+        return reply
+          .header('content-type', 'application/json; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(`{"offers":[${offers.join(',')}]}`);
+      },
+    );
   }
 
   status(): unknown {

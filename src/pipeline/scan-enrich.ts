@@ -3,11 +3,24 @@ import { interpretScan, type ScanSemantics } from '../barcode/interpret.js';
 import { resolveSchemes, type VariableMeasureScheme } from '../barcode/variable-measure.js';
 import type { Clock } from '../clock.js';
 import type { Emit } from '../drivers/contract.js';
-import type { EventData } from '../events/catalog.js';
+import type { EventData, EventType } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import { TimedDeduper } from './dedupe.js';
 
 type ScanData = EventData<'retail.scan.v1'>;
+
+/** The service (gateway.provide) under which a module classifies scans: src/identity provides it. */
+export const SCAN_CLASSIFIER_SERVICE = 'scan.classifier';
+
+/**
+ * Takes each scan after enrichment and duplicate suppression, before its event is built: returns the
+ * data to send (a payment token's text is replaced here, so it never reaches the buffer) and the
+ * events that follow the scan. Must not throw.
+ */
+export type ScanClassifier = (
+  data: ScanData,
+  timeMs: number,
+) => { data: ScanData; follow: readonly { type: EventType; data: unknown }[] };
 
 /** The variable-measure schemes a `barcode` config section asks for, in the order they are tried. */
 export function schemesFrom(config: Partial<BarcodeConfig> | undefined): VariableMeasureScheme[] {
@@ -49,16 +62,27 @@ export interface ScanPipelineOptions {
   dedupeWindowMs?: number;
   clock: Clock;
   log?: Logger;
+  /** The classifier in force (looked up per scan); none = scans pass as enriched. */
+  classifier?: () => ScanClassifier | undefined;
 }
 
 /**
  * One device's scan pipeline, between its driver and the event factory:
- * driver emit → enrich (scan-enrich) → duplicate suppression (dedupe) → `next`.
+ * driver emit → enrich (scan-enrich) → duplicate suppression (dedupe) → classify → `next`.
  */
 export function createScanPipeline(next: Emit, opts: ScanPipelineOptions): ScanPipeline {
   const schemes = schemesFrom(opts.barcode);
   const onError = (err: unknown) => opts.log?.error({ err }, 'scan interpretation failed; scan sent as read');
-  const out = (data: ScanData, timeMs: number) => next('retail.scan.v1', data, timeMs);
+  const out = (data: ScanData, timeMs: number) => {
+    const classify = opts.classifier?.();
+    if (!classify) {
+      next('retail.scan.v1', data, timeMs);
+      return;
+    }
+    const r = classify(data, timeMs);
+    next('retail.scan.v1', r.data, timeMs);
+    for (const f of r.follow) next(f.type, f.data as never, timeMs);
+  };
   const windowMs = opts.dedupeWindowMs ?? 0;
   const deduper =
     windowMs > 0 ? new TimedDeduper(windowMs, opts.clock, (m) => out(m.data, m.timeMs)) : undefined;
@@ -86,7 +110,7 @@ export function scanPipelineFor(
   config: { barcode?: Partial<BarcodeConfig>; devices: readonly { id: string }[] },
   deviceId: string,
   next: Emit,
-  deps: { clock: Clock; log?: Logger },
+  deps: { clock: Clock; log?: Logger; classifier?: () => ScanClassifier | undefined },
 ): ScanPipeline {
   const device = config.devices.find((d) => d.id === deviceId) as
     | { dedupe?: { windowMs?: number } }
@@ -96,5 +120,6 @@ export function scanPipelineFor(
     dedupeWindowMs: device?.dedupe?.windowMs,
     clock: deps.clock,
     log: deps.log?.child({ component: 'scan-pipeline', device: deviceId }),
+    classifier: deps.classifier,
   });
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import { mayActFor, type Principal } from '../api/auth.js';
 import type { Clock } from '../clock.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -8,6 +9,18 @@ import type { Metrics } from '../metrics.js';
 import { createAjv, describeErrors, type SchemaIssue } from '../schema/ajv.js';
 import type { AnswerStore } from './idempotency.js';
 import { type PosTransaction, PosTransactionData, transactionIssues } from './schema.js';
+
+/** The body of a 202 answer (documented in the OpenAPI document; built in `commit`). */
+export const PosAnswerBody = Type.Object({
+  status: Type.Literal('accepted'),
+  eventId: Type.String({ format: 'uuid', description: 'id of the retail.pos.transaction.v1 event' }),
+  seq: Type.Integer({ description: "the event's seq: it is committed to the buffer" }),
+  storeId: Type.String(),
+  workstationId: Type.String(),
+  businessDayDate: Type.String({ format: 'date' }),
+  sequenceNumber: Type.Integer(),
+  acceptedAt: Type.String({ format: 'date-time', description: 'when the first request was accepted' }),
+});
 
 /** An answer exactly as sent the first time: a retry gets these bytes again. */
 export interface Answer {

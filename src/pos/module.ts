@@ -1,15 +1,39 @@
 import { dirname, join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { bearerAuth, openTokenFile, principalOf, type TokenFile, writeEndpointErrors } from '../api/auth.js';
+import { errorResponses, validatedInHandler } from '../api/schemas.js';
 import type { Config } from '../config/schema.js';
 import { parseSize } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { GatewayModule } from '../modules.js';
 import { AnswerStore } from './idempotency.js';
-import { PosIngest } from './ingest.js';
+import { PosAnswerBody, PosIngest } from './ingest.js';
+import { PosTransactionData } from './schema.js';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
+
+/** The route's schema: the OpenAPI document is generated from it (docs/API.md). */
+const POST_SCHEMA: FastifySchema = {
+  summary: 'Post a transaction; 202 once its event is committed (docs/POS.md)',
+  tags: ['pos'],
+  headers: Type.Object({
+    'idempotency-key': Type.Optional(
+      Type.String({ pattern: '^[\\x21-\\x7e]{1,255}$', description: 'retry key of the lane' }),
+    ),
+  }),
+  body: PosTransactionData,
+  response: {
+    202: { ...PosAnswerBody, description: 'accepted (Idempotent-Replayed: true on a retry)' },
+    ...errorResponses(
+      'GW_ERR_IDEMPOTENCY_CONFLICT',
+      'GW_ERR_BODY_TOO_LARGE',
+      'GW_ERR_MEDIA_TYPE',
+      'GW_ERR_BUFFER_FULL',
+    ),
+  },
+};
 
 /** Where the POS answers live: `pos.dbPath`, or pos.db beside the buffer. */
 export function posDbPath(config: Config): string {
@@ -67,6 +91,9 @@ export class PosModule implements GatewayModule {
       {
         bodyLimit: parseSize(this.config.pos.maxBodyBytes),
         onRequest: bearerAuth({ tokens: this.tokens, scope: 'pos', metrics: gateway.metrics }),
+        // PosIngest validates the body against the same schema, after the token, and counts it.
+        validatorCompiler: validatedInHandler,
+        schema: POST_SCHEMA,
       },
       async (req, reply) => {
         const ingest = this.ingest;

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { TopicSafeId } from '../config/types.js';
+import { loyaltyFields } from '../identity/event-schema.js';
 
 /*
  * `data` schemas of the presence and beacon events; src/events/catalog.ts lists them. No field can
@@ -43,6 +44,8 @@ const presenceFields = {
     maximum: 1000,
     description: 'smoothed log-distance estimate, metres',
   }),
+  // A device linked to a loyalty account by a consented Wi-Fi sign-in (src/identity).
+  ...loyaltyFields,
 };
 
 export const PresenceEnterData = Type.Object(presenceFields, { additionalProperties: false });

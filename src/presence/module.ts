@@ -1,11 +1,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { BLE_SINK_SERVICE } from '../../drivers/ble-beacons/reading.js';
 import { buildZoneMap, type ZoneMap } from '../../drivers/wifi-presence/meraki.js';
 import { MerakiPost } from '../../drivers/wifi-presence/meraki-schema.js';
+import { errorResponses, validatedInHandler } from '../api/schemas.js';
 import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -17,6 +19,7 @@ import type { SourceTuning } from './config.js';
 import { presenceConfigIssues } from './config-rules.js';
 import { PresenceEngine, type Tuning } from './engine.js';
 import { BeaconHealth } from './health.js';
+import { PSEUDONYMIZER_SERVICE, SUBJECT_IDENTITY_SERVICE, type SubjectIdentity } from './identity-hook.js';
 import { BeaconRegistry } from './registry.js';
 import { PresenceService } from './service.js';
 
@@ -24,6 +27,28 @@ export { presenceConfigIssues };
 
 const ajv = createAjv({ allErrors: true });
 const validateMeraki = ajv.compile(MerakiPost);
+
+/** The Meraki receiver's schemas, for the OpenAPI document (docs/API.md). */
+const MERAKI_VALIDATOR_SCHEMA: FastifySchema = {
+  summary: 'Meraki receiver check: answers the validator string (wifi.meraki.validatorFile)',
+  tags: ['presence'],
+  querystring: Type.Object({}),
+  response: { 200: { description: 'the validator', content: { 'text/plain': { schema: Type.String() } } } },
+};
+const MERAKI_POST_SCHEMA: FastifySchema = {
+  summary: 'Meraki Scanning API post (authenticated by its shared secret, not a bearer token)',
+  description:
+    'The post must carry the shared secret of wifi.meraki.secretFile in its `secret` field (403 otherwise); client MACs are hashed on arrival and never kept.',
+  tags: ['presence'],
+  body: MerakiPost,
+  response: {
+    200: Type.Object({
+      accepted: Type.Integer({ description: 'client observations used' }),
+      unmapped: Type.Integer({ description: 'observations from access points mapped to no zone' }),
+    }),
+    ...errorResponses('GW_ERR_FORBIDDEN', 'GW_ERR_BODY_TOO_LARGE', 'GW_ERR_MEDIA_TYPE'),
+  },
+};
 
 export function toTuning(t: SourceTuning): Tuning {
   return {
@@ -129,6 +154,8 @@ export class PresenceModule implements GatewayModule {
       pseudonymizer,
       presence: config.presence,
       ignoreRandomized: config.privacy.ignoreRandomized,
+      identify: (subject, source, now) =>
+        gateway.service<SubjectIdentity>(SUBJECT_IDENTITY_SERVICE)?.identify(subject, source, now),
       emit: (deviceId, type, data, time) => {
         let emit = emitters.get(deviceId);
         if (!emit) {
@@ -142,6 +169,8 @@ export class PresenceModule implements GatewayModule {
     this.tickTimer = setInterval(() => this.tick(), config.presence.tickMs);
     // The BLE drivers start after the modules and pick the sink up from the gateway's services.
     gateway.provide(BLE_SINK_SERVICE, this.service);
+    // A Wi-Fi sign-in (src/identity) hashes the MAC it receives with this same key.
+    gateway.provide(PSEUDONYMIZER_SERVICE, pseudonymizer);
     log.info(
       {
         zones: config.zones.length,
@@ -213,8 +242,16 @@ export class PresenceModule implements GatewayModule {
     const meraki = this.config.wifi.meraki;
     if (!meraki.enabled) return;
     // The Meraki dashboard checks the receiver with a GET: the answer must be the validator string.
-    app.get(meraki.path, async (_req, reply) => reply.type('text/plain').send(this.validator));
-    app.post(meraki.path, { bodyLimit: meraki.bodyLimitBytes }, async (req, reply) => {
+    app.get(meraki.path, { schema: MERAKI_VALIDATOR_SCHEMA }, async (_req, reply) =>
+      reply.type('text/plain').send(this.validator),
+    );
+    // The body is validated in the handler, after the shared secret, so each outcome is counted.
+    const post = {
+      bodyLimit: meraki.bodyLimitBytes,
+      validatorCompiler: validatedInHandler,
+      schema: MERAKI_POST_SCHEMA,
+    };
+    app.post(meraki.path, post, async (req, reply) => {
       const body = req.body as Record<string, unknown> | null | undefined;
       if (!this.secretMatches(body?.secret)) {
         this.service && this.service.counts.meraki.forbidden++;

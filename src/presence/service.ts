@@ -8,6 +8,7 @@ import type { Pseudonym, Pseudonymizer, SubjectNamespace } from '../privacy/pseu
 import type { PresenceConfig } from './config.js';
 import type { Observation, PresenceEngine, SubjectInfo, Transition } from './engine.js';
 import type { BeaconHealth, BeaconHealthReport } from './health.js';
+import type { SubjectIdentity } from './identity-hook.js';
 import type { BeaconRegistry } from './registry.js';
 
 /** Emits one event for a device id (gateway.emitFor(id) in the gateway; a collector in tests). */
@@ -26,6 +27,8 @@ export interface PresenceServiceDeps {
   presence: PresenceConfig;
   ignoreRandomized: boolean;
   emit: EmitAs;
+  /** Who a subject is (a Wi-Fi sign-in linked it to a loyalty account): its fields join each event. */
+  identify?: SubjectIdentity['identify'];
 }
 
 export interface PresenceCounts {
@@ -255,6 +258,7 @@ export class PresenceService implements BleSink {
         zone: t.zone,
         rssi: clampRssi(t.rssi),
         distanceM: t.distanceM,
+        ...this.d.identify?.(t.subject, t.source, t.time),
       };
       this.counts.transitions[t.type]++;
       if (t.type === 'enter') this.d.emit(deviceId, 'retail.presence.enter.v1', base, t.time);

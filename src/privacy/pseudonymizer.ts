@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { EpochKey } from './key-store.js';
 
 /** What a pseudonym stands for; part of the HMAC input, so the same bytes in two roles differ. */
-export type SubjectNamespace = 'wifi' | 'ble' | 'tag';
+export type SubjectNamespace = 'wifi' | 'ble' | 'tag' | 'payment' | 'loyalty';
 
 export interface KeySource {
   keyFor(nowMs: number): EpochKey;

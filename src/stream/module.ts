@@ -1,5 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { bearerAuth, openTokenFile, type TokenFile } from '../api/auth.js';
+import { errorResponses, validatedInHandler } from '../api/schemas.js';
 import type { OutboxRow } from '../buffer/outbox.js';
 import type { Config } from '../config/schema.js';
 import { parseSize } from '../config/types.js';
@@ -13,6 +15,41 @@ import { Ring } from './ring.js';
 
 const DEVICE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SEQ = /^[0-9]{1,16}$/;
+
+/** The route's schema, for the OpenAPI document (docs/API.md); `streamRequest` checks the query. */
+const STREAM_SCHEMA: FastifySchema = {
+  summary: 'Committed events as Server-Sent Events (id: seq, data: the CloudEvent)',
+  tags: ['stream'],
+  querystring: Type.Object(
+    {
+      class: Type.Optional(
+        Type.Array(Type.String(), {
+          description: `event classes (${EVENT_CLASSES.join(', ')}); repeated or comma-separated`,
+        }),
+      ),
+      device: Type.Optional(
+        Type.Array(Type.String(), { description: 'device ids; repeated or comma-separated' }),
+      ),
+      lastEventId: Type.Optional(
+        Type.String({ pattern: SEQ.source, description: 'resume after this seq (as Last-Event-ID)' }),
+      ),
+      access_token: Type.Optional(Type.String({ description: 'the bearer token, for EventSource clients' })),
+    },
+    { additionalProperties: false },
+  ),
+  headers: Type.Object({
+    'last-event-id': Type.Optional(
+      Type.String({ pattern: SEQ.source, description: 'sent by EventSource on reconnect' }),
+    ),
+  }),
+  response: {
+    200: {
+      description: 'an event stream; `event: reset` when the resume point is no longer kept',
+      content: { 'text/event-stream': { schema: Type.String() } },
+    },
+    ...errorResponses('GW_ERR_STREAM_FULL'),
+  },
+};
 
 /** `class` and `device` may be repeated or comma-separated. */
 const list = (v: unknown): string[] =>
@@ -106,7 +143,8 @@ export class StreamModule implements GatewayModule {
     const onRequest = this.config.stream.requireToken
       ? bearerAuth({ tokens: this.tokens, scope: 'stream', metrics: gateway.metrics, allowQueryToken: true })
       : undefined;
-    app.get('/v1/events/stream', { ...(onRequest ? { onRequest } : {}) }, (req, reply) =>
+    const route = { validatorCompiler: validatedInHandler, schema: STREAM_SCHEMA };
+    app.get('/v1/events/stream', { ...route, ...(onRequest ? { onRequest } : {}) }, (req, reply) =>
       this.open(req, reply),
     );
   }

@@ -9,12 +9,15 @@ import {
 import type { Outbox, OutboxRow } from '../buffer/outbox.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
+import { parseSize } from '../config/types.js';
 import type { EventClass } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { sleep } from '../util/sleep.js';
 import { Backoff } from './backoff.js';
+import { BATCH_CONTENT_TYPE, packRun, payloadLimit, serializeBatch } from './batch.js';
 import { NullStore } from './null-store.js';
+import type { MqttTlsOptions } from './tls.js';
 import { CLOUDEVENT_CONTENT_TYPE, Topics } from './topics.js';
 
 export interface UplinkOptions {
@@ -25,6 +28,8 @@ export interface UplinkOptions {
   version: string;
   /** Broker password, read from `mqtt.passwordFile` by the caller; never part of the config. */
   password?: string;
+  /** TLS material read from `mqtt.tls` at start (src/uplink/tls.ts); undefined without TLS files. */
+  tls?: MqttTlsOptions;
 }
 
 export interface UplinkDeps {
@@ -48,6 +53,11 @@ export interface UplinkStatus {
   lastError: string | null;
   reconnects: number;
   nextRetryInMs: number | null;
+  /** The backlog draining in batches, or null: events up to `untilSeq` go out in batches. */
+  catchUp: { untilSeq: number; publishedSeq: number; liveShare: number; batchEvents: number } | null;
+  /** Batch messages acknowledged since start, and the events in them. */
+  batches: number;
+  batchedEvents: number;
 }
 
 /** PUBACK reason codes that will never succeed on retry: the row goes to dead_letter. */
@@ -59,16 +69,79 @@ const PERMANENT_REASONS = new Map<number, string>([
 
 const POISON_LOSSES = 10;
 const READ_BATCH = 500;
+/** Share of the window kept for live events while a backlog drains in batches. */
+const LIVE_SHARE = 0.25;
+/** Batches of the drain awaiting PUBACK hold at most this many payload bytes (and at least one batch). */
+const DRAIN_INFLIGHT_BYTES = 4 * 2 ** 20;
+
+/**
+ * One message awaiting PUBACK: a single event or a batch. Its rows are exactly the outbox rows with
+ * seq in (after, last]: `after` is its lane's cursor when it was published.
+ */
+interface Sent {
+  after: number;
+  last: number;
+  rows: number;
+  /** Payload bytes of a batch (0 for a single event). */
+  bytes: number;
+  cls: EventClass;
+  batch: boolean;
+  acked: boolean;
+}
+
+/**
+ * A stream of messages published in seq order from its own cursor, with its own acknowledgements
+ * and deletes. The `main` lane carries everything, except while a backlog drains in batches: then
+ * it carries the batches, and the `live` lane carries the events committed after the drain began.
+ */
+class Lane {
+  cursor = 0;
+  /** Published on the current connection, in publish order; [head, length) await PUBACK. */
+  queue: Sent[] = [];
+  head = 0;
+  /** Acknowledged in publish order and contiguous, not yet handed to the outbox: rows (after, last]. */
+  open: { after: number; last: number; msgs: number; rows: number } | null = null;
+  /** Messages handed to the outbox for deletion, deleted at its next commit. */
+  deleting = 0;
+  /** Payload bytes of the batches awaiting PUBACK. */
+  inflightBytes = 0;
+
+  get unacked(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Window slots taken: awaiting PUBACK, or acknowledged with the delete not yet committed. */
+  occupied(): number {
+    return this.queue.length - this.head + (this.open?.msgs ?? 0) + this.deleting;
+  }
+
+  /** The oldest message awaiting PUBACK. */
+  get oldest(): Sent | undefined {
+    return this.queue[this.head];
+  }
+
+  reset(): void {
+    this.queue = [];
+    this.head = 0;
+    this.inflightBytes = 0;
+  }
+}
 
 /**
  * Forwards the outbox to the broker: QoS 1, at most `window` messages awaiting PUBACK, in seq order.
  *
  * One MQTT client per connection: when a connection ends, every unacknowledged message is rewound
  * into the outbox cursor and resent on the next connection at full window, never waiting on mqtt.js's
- * one-at-a-time store replay. Rows are deleted in ranges only after their PUBACK, and a row keeps
- * its window slot until its delete is committed: whatever a crash makes us send twice (published
- * but not acknowledged, or acknowledged but not yet deleted) is at most one window.
- * Connection attempts back off exponentially with full jitter.
+ * one-at-a-time store replay. Rows are deleted in ranges only after their PUBACK, and a message keeps
+ * its window slot until the delete of its rows is committed: whatever a crash makes us send twice
+ * (published but not acknowledged, or acknowledged but not yet deleted) is at most one window of
+ * messages. Connection attempts back off exponentially with full jitter.
+ *
+ * A backlog deeper than `mqtt.batch.threshold` drains in CloudEvents batches (src/uplink/batch.ts)
+ * on the main lane, with at most `window − liveShare` messages in flight, while the events committed
+ * after the drain began go out one per message on the live lane, within `liveShare` slots: each
+ * lane is in seq order, and every batched event of a drain has a lower seq than every live event
+ * (docs/ARCHITECTURE.md, "Catch-up batches").
  */
 export class Uplink extends EventEmitter<{
   connected: [];
@@ -82,17 +155,9 @@ export class Uplink extends EventEmitter<{
   private connected = false;
   private stopping = false;
   private window: number;
-  private cursor = 0;
-  /** seqs published on the current connection, in publish order; [head, length) await PUBACK. */
-  private queue: number[] = [];
-  private head = 0;
-  private readonly ackedEarly = new Set<number>();
-  /** Acknowledged, in publish order, not yet handed to the outbox for deletion. */
-  private openRange: [number, number] | null = null;
-  private rangeRows = 0;
+  private readonly main = new Lane();
+  private readonly live = new Lane();
   private handOverScheduled = false;
-  /** Handed to the outbox, deleted at its next commit. */
-  private deleting = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private nextRetryAt: number | null = null;
   private readonly backoff: Backoff;
@@ -102,6 +167,7 @@ export class Uplink extends EventEmitter<{
   private reconnects = 0;
   private drained: (() => void) | undefined;
   private readonly publishOptions: IClientPublishOptions;
+  private readonly batchOptions: IClientPublishOptions;
   private refill: number;
   private deleteChunk: number;
   /** After a connection died with messages unacknowledged, the next one sends only the oldest first. */
@@ -110,6 +176,26 @@ export class Uplink extends EventEmitter<{
   private probeLosses = 0;
   /** Downlink topic filters, subscribed again on every connection. */
   private readonly subscriptions = new Map<string, 0 | 1>();
+  /** Slots of the window kept for live events during a drain (0 with a window of 1). */
+  private liveShare = 0;
+  /** Broker's Maximum Packet Size from CONNACK (MQTT 5), if it sent one. */
+  private maxPacketSize: number | undefined;
+  private readonly batchMaxBytes: number;
+  /** Most events per batch now: mqtt.batch.maxEvents, lowered while a batch sent alone loses the connection. */
+  private batchEvents: number;
+  /** Last seq of the backlog draining in batches; null when no drain runs. */
+  private drainEnd: number | null = null;
+  private drainStartedAt = 0;
+  private drainBatches = 0;
+  private drainEventCount = 0;
+  /** Rows read for the drain and not yet published: carry[carryPos..]. */
+  private carry: OutboxRow[] = [];
+  private carryPos = 0;
+  /** Last seq read into `carry`; `readDone` once every row up to `drainEnd` was read. */
+  private readPos = 0;
+  private readDone = false;
+  private batches = 0;
+  private batchedEvents = 0;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -121,10 +207,11 @@ export class Uplink extends EventEmitter<{
     this.refill = Math.max(1, Math.min(64, Math.floor(this.window / 4)));
     this.deleteChunk = this.chunkFor(this.window);
     this.backoff = new Backoff(opts.mqtt.reconnect.minMs, opts.mqtt.reconnect.maxMs, deps.random);
-    this.publishOptions =
-      opts.mqtt.protocolVersion === 5
-        ? { qos: 1, properties: { contentType: CLOUDEVENT_CONTENT_TYPE } }
-        : { qos: 1 };
+    const v5 = opts.mqtt.protocolVersion === 5;
+    this.publishOptions = v5 ? { qos: 1, properties: { contentType: CLOUDEVENT_CONTENT_TYPE } } : { qos: 1 };
+    this.batchOptions = v5 ? { qos: 1, properties: { contentType: BATCH_CONTENT_TYPE } } : { qos: 1 };
+    this.batchMaxBytes = Math.max(1, parseSize(opts.mqtt.batch.maxBytes));
+    this.batchEvents = opts.mqtt.batch.maxEvents;
     deps.outbox.on('committed', (rows) => this.onCommitted(rows));
   }
 
@@ -149,6 +236,7 @@ export class Uplink extends EventEmitter<{
       outgoingStore: new NullStore(),
       username: m.username,
       password: this.opts.password,
+      ...this.opts.tls,
       will: { topic: this.topics.state, payload: Buffer.from(offline), qos: 1, retain: true },
       ...(m.protocolVersion === 5 ? { properties: { sessionExpiryInterval: m.sessionExpirySec } } : {}),
     };
@@ -163,7 +251,8 @@ export class Uplink extends EventEmitter<{
     const client = mqttConnect(this.opts.mqtt.url, this.clientOptions());
     this.client = client;
     client.on('connect', (connack) => {
-      if (gen === this.gen) this.onConnect(client, connack.properties?.receiveMaximum);
+      if (gen === this.gen)
+        this.onConnect(client, connack.properties?.receiveMaximum, connack.properties?.maximumPacketSize);
     });
     client.on('close', () => {
       if (gen === this.gen) this.onClose(client);
@@ -181,7 +270,11 @@ export class Uplink extends EventEmitter<{
     });
   }
 
-  private onConnect(client: MqttClient, receiveMaximum: number | undefined): void {
+  private onConnect(
+    client: MqttClient,
+    receiveMaximum: number | undefined,
+    maximumPacketSize: number | undefined,
+  ): void {
     this.connected = true;
     this.connectedSince = this.deps.clock.now();
     this.lastError = null;
@@ -191,9 +284,17 @@ export class Uplink extends EventEmitter<{
     this.window = Math.min(this.opts.mqtt.inflightWindow, brokerMax);
     this.refill = Math.max(1, Math.min(64, Math.floor(this.window / 4)));
     this.deleteChunk = this.chunkFor(this.window);
+    this.liveShare = this.window >= 2 ? Math.max(1, Math.floor(this.window * LIVE_SHARE)) : 0;
+    this.maxPacketSize = maximumPacketSize;
     this.deps.metrics.connected.set(1);
     this.deps.log.info(
-      { broker: this.brokerUrl, window: this.window, birth: this.birth, resumeAfterSeq: this.cursor },
+      {
+        broker: this.brokerUrl,
+        window: this.window,
+        birth: this.birth,
+        resumeAfterSeq: this.main.cursor,
+        ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }),
+      },
       'connected to broker',
     );
     client.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true }, (err) => {
@@ -216,15 +317,19 @@ export class Uplink extends EventEmitter<{
     this.connectedSince = null;
     this.deps.metrics.connected.set(0);
     this.flushDeletes();
-    const unacked = this.queue.length - this.head;
-    if (unacked > 0) {
-      const oldest = this.queue[this.head] as number;
-      this.cursor = oldest - 1;
-      this.onUnackedLoss(oldest, wasConnected);
-    }
-    this.queue = [];
-    this.head = 0;
-    this.ackedEarly.clear();
+    const unacked = this.unacked();
+    // Everything unacknowledged, on either lane, goes out again from the main lane, oldest first; a
+    // drain that was running ends here and starts again over the whole backlog on the next connection.
+    const m = this.main.oldest;
+    const l = this.live.oldest;
+    const oldest = m && (!l || m.after <= l.after) ? m : l;
+    let resume = m ? m.after : this.main.cursor;
+    if (l && l.after < resume) resume = l.after;
+    this.main.cursor = resume;
+    if (this.drainEnd !== null) this.dropDrain();
+    if (oldest) this.onUnackedLoss(oldest, wasConnected);
+    this.main.reset();
+    this.live.reset();
     this.deps.metrics.inflight.set(0);
     client.removeAllListeners();
     client.on('error', () => {});
@@ -232,7 +337,7 @@ export class Uplink extends EventEmitter<{
     if (wasConnected) {
       this.reconnects++;
       this.deps.metrics.reconnects.inc();
-      this.deps.log.warn({ unacked, resumeAfterSeq: this.cursor }, 'broker connection lost');
+      this.deps.log.warn({ unacked, resumeAfterSeq: this.main.cursor }, 'broker connection lost');
       this.emit('disconnected', this.lastError ?? 'connection closed');
     }
     this.drained?.();
@@ -247,84 +352,262 @@ export class Uplink extends EventEmitter<{
     return Math.max(1, Math.min(256, Math.floor(window / 4)));
   }
 
-  /** Window slots taken: awaiting PUBACK, or acknowledged with the delete not yet committed. */
+  /** Window slots taken on both lanes. */
   private occupied(): number {
-    return this.queue.length - this.head + this.rangeRows + this.deleting;
+    return this.main.occupied() + this.live.occupied();
+  }
+
+  /** Messages awaiting PUBACK on both lanes. */
+  private unacked(): number {
+    return this.main.unacked + this.live.unacked;
   }
 
   /**
    * A connection died with `oldest` unacknowledged. Some brokers (Mosquitto 2.0 among them) close
    * the connection on a publish they refuse, and with a full window the PUBACK saying so is lost
    * in the reset: resending the whole window would loop forever. So the next connection sends the
-   * oldest message alone and opens the window once it is acknowledged. A message that alone kills
-   * the connection POISON_LOSSES times in a row is moved to dead_letter, so it cannot block the
-   * store's feed; it stays in the buffer file for store IT.
+   * oldest message alone and opens the window once it is acknowledged. A batch that, sent alone,
+   * loses the connection may be too large for the broker (MQTT 3.1.1 cannot say how large a packet
+   * it takes): batches are halved until one gets through, down to a single event. A message of one
+   * event that alone kills the connection POISON_LOSSES times in a row is moved to dead_letter, so
+   * it cannot block the store's feed; it stays in the buffer file for store IT.
    */
-  private onUnackedLoss(oldest: number, wasConnected: boolean): void {
-    if (this.probe && wasConnected) this.probeLosses++;
+  private onUnackedLoss(oldest: Sent, wasConnected: boolean): void {
+    if (this.probe && wasConnected) {
+      if (oldest.rows > 1) {
+        this.batchEvents = Math.max(1, Math.floor(oldest.rows / 2));
+        this.deps.log.warn(
+          {
+            fromSeq: oldest.after + 1,
+            toSeq: oldest.last,
+            events: oldest.rows,
+            nextBatchEvents: this.batchEvents,
+          },
+          'the connection was lost with one batch outstanding; trying smaller batches',
+        );
+        return;
+      }
+      this.probeLosses++;
+    }
     this.probe = true;
     if (this.probeLosses < POISON_LOSSES) return;
     this.probeLosses = 0;
-    const row = this.deps.outbox.read(oldest - 1, 1)[0];
-    if (row?.[0] !== oldest) return;
-    this.deps.outbox.deadLetter(oldest, 'connection-closed');
-    this.cursor = oldest;
+    const row = this.deps.outbox.read(oldest.after, 1)[0];
+    if (!row || row[0] > oldest.last) return;
+    const seq = row[0];
+    this.deps.outbox.deadLetter(seq, 'connection-closed');
+    this.main.cursor = seq;
     this.deps.metrics.rejected.inc({ class: row[1], reason: 'connection-closed' });
     this.deps.log.error(
-      { seq: oldest, losses: POISON_LOSSES },
+      { seq, losses: POISON_LOSSES },
       'the broker drops the connection on this message; moved to dead_letter',
     );
     this.deps.outbox.raise(
       'message-rejected',
       'warning',
-      `the broker closed the connection ${POISON_LOSSES} times on event seq ${oldest}`,
-      { seq: oldest, reason: 'connection-closed' },
+      `the broker closed the connection ${POISON_LOSSES} times on event seq ${seq}`,
+      { seq, reason: 'connection-closed' },
     );
   }
 
+  /** True when more than `mqtt.batch.threshold` committed events wait after the main lane's cursor. */
+  private deepBacklog(): boolean {
+    const batch = this.opts.mqtt.batch;
+    if (!batch.enabled) return false;
+    const last = this.deps.outbox.lastCommittedSeq;
+    if (last - this.main.cursor <= batch.threshold) return false;
+    // seq may jump (a restart, a buffer set aside): measure from the next row actually waiting.
+    const next = this.deps.outbox.read(this.main.cursor, 1)[0];
+    return next !== undefined && last - next[0] + 1 > batch.threshold;
+  }
+
   /**
-   * Fresh rows: when the uplink is caught up they are published straight from memory (no read
-   * back from SQLite); whatever does not fit the window is read later, in order, by `pump`.
+   * Fresh rows: when their lane is caught up they are published straight from memory (no read
+   * back from SQLite); whatever does not fit is read later, in order, by `pump`. During a drain
+   * that lane is the live lane, within its share of the window.
    */
   private onCommitted(rows: readonly OutboxRow[]): void {
     const client = this.client;
     const first = rows[0];
-    if (!first || !this.connected || this.stopping || this.probe || !client || first[0] !== this.cursor + 1) {
+    if (!first || !this.connected || this.stopping || this.probe || !client) {
       this.pump();
       return;
     }
-    const room = this.window - this.occupied();
+    let lane: Lane | undefined;
+    let room = 0;
+    if (this.drainEnd === null) {
+      if (first[0] === this.main.cursor + 1 && !this.deepBacklog()) {
+        lane = this.main;
+        room = this.window - this.occupied();
+      }
+    } else if (this.liveShare > 0 && first[0] === this.live.cursor + 1) {
+      lane = this.live;
+      room = this.liveShare - this.live.occupied();
+    }
+    if (!lane) {
+      this.pump();
+      return;
+    }
     const n = Math.min(room, rows.length);
-    for (let i = 0; i < n; i++) this.publish(client, rows[i] as OutboxRow);
-    this.deps.metrics.inflight.set(this.queue.length - this.head);
+    for (let i = 0; i < n; i++) this.publishRow(client, lane, rows[i] as OutboxRow);
+    this.deps.metrics.inflight.set(this.unacked());
   }
 
-  /** Publishes rows after the cursor while the window has room. */
+  /** Publishes what waits while the window has room: batches of the backlog, live events, or single events. */
   private pump(): void {
     const client = this.client;
     if (!this.connected || this.stopping || !client) return;
-    let room = (this.probe ? 1 : this.window) - this.occupied();
+    if (this.drainEnd === null && this.deepBacklog()) this.startDrain();
+    if (this.drainEnd !== null) {
+      const room = this.probe ? 1 - this.occupied() : this.window - this.liveShare - this.main.occupied();
+      this.pumpDrain(client, room);
+    }
+    if (this.drainEnd !== null) {
+      if (this.liveShare > 0 && !this.probe)
+        this.pumpRows(client, this.live, this.liveShare - this.live.occupied());
+    } else {
+      this.pumpRows(client, this.main, (this.probe ? 1 : this.window) - this.occupied());
+    }
+    this.deps.metrics.inflight.set(this.unacked());
+  }
+
+  /** Publishes rows after the lane's cursor, one event per message, up to `room` of them. */
+  private pumpRows(client: MqttClient, lane: Lane, room: number): void {
     while (room > 0) {
       const limit = Math.min(room, READ_BATCH);
-      const rows = this.deps.outbox.read(this.cursor, limit);
-      for (const row of rows) this.publish(client, row);
+      const rows = this.deps.outbox.read(lane.cursor, limit);
+      for (const row of rows) this.publishRow(client, lane, row);
       room -= rows.length;
       if (rows.length < limit) break;
     }
-    this.deps.metrics.inflight.set(this.queue.length - this.head);
   }
 
-  private publish(client: MqttClient, row: OutboxRow): void {
+  /** Starts draining everything committed so far in batches; later rows are live. */
+  private startDrain(): void {
+    const end = this.deps.outbox.lastCommittedSeq;
+    this.drainEnd = end;
+    this.live.cursor = end;
+    this.readPos = this.main.cursor;
+    this.readDone = false;
+    this.carry = [];
+    this.carryPos = 0;
+    this.drainStartedAt = this.deps.clock.now();
+    this.drainBatches = 0;
+    this.drainEventCount = 0;
+    this.deps.log.info(
+      { fromSeq: this.main.cursor + 1, untilSeq: end, liveShare: this.liveShare, window: this.window },
+      'draining the backlog in batches',
+    );
+  }
+
+  /** The drain published its last batch: the main lane goes on after the live lane. */
+  private endDrain(): void {
+    this.deps.log.info(
+      {
+        untilSeq: this.drainEnd,
+        batches: this.drainBatches,
+        events: this.drainEventCount,
+        ms: this.deps.clock.now() - this.drainStartedAt,
+      },
+      'backlog drained',
+    );
+    this.main.cursor = this.live.cursor;
+    this.dropDrain();
+    this.batchEvents = this.opts.mqtt.batch.maxEvents;
+  }
+
+  private dropDrain(): void {
+    this.drainEnd = null;
+    this.carry = [];
+    this.carryPos = 0;
+  }
+
+  /** Tops up `carry` with rows of the backlog, up to `drainEnd`. */
+  private readMore(): void {
+    if (this.carryPos > 0) {
+      this.carry = this.carry.slice(this.carryPos);
+      this.carryPos = 0;
+    }
+    const end = this.drainEnd as number;
+    const want = Math.max(READ_BATCH, this.batchEvents * 2);
+    const rows = this.deps.outbox.read(this.readPos, want);
+    for (const row of rows) {
+      if (row[0] > end) {
+        this.readDone = true;
+        break;
+      }
+      this.carry.push(row);
+      this.readPos = row[0];
+    }
+    if (rows.length < want || this.readPos >= end) this.readDone = true;
+  }
+
+  /** Publishes batches of the backlog while `room` slots and the drain's byte budget allow. */
+  private pumpDrain(client: MqttClient, room: number): void {
+    const main = this.main;
+    const byteBudget = Math.max(DRAIN_INFLIGHT_BYTES, 2 * this.batchMaxBytes);
+    while (room > 0 && main.inflightBytes < byteBudget) {
+      if (!this.readDone && this.carry.length - this.carryPos < this.batchEvents) this.readMore();
+      const first = this.carry[this.carryPos];
+      if (!first) {
+        this.endDrain();
+        return;
+      }
+      const topic = this.topics.event(first[1], first[2]);
+      const run = packRun(this.carry, this.carryPos, {
+        maxEvents: this.batchEvents,
+        maxBytes: this.batchLimit(topic),
+      });
+      const last = this.carry[run.end - 1] as OutboxRow;
+      const sent: Sent = {
+        after: main.cursor,
+        last: last[0],
+        rows: run.end - this.carryPos,
+        bytes: run.bytes,
+        cls: first[1],
+        batch: true,
+        acked: false,
+      };
+      const payload = serializeBatch(this.carry, this.carryPos, run.end);
+      this.carryPos = run.end;
+      main.inflightBytes += run.bytes;
+      this.drainBatches++;
+      this.drainEventCount += sent.rows;
+      this.send(client, main, sent, topic, payload, this.batchOptions);
+      room--;
+    }
+  }
+
+  /** Largest batch payload for a topic: mqtt.batch.maxBytes, within the broker's Maximum Packet Size. */
+  private batchLimit(topic: string): number {
+    const max = this.maxPacketSize;
+    if (max === undefined) return this.batchMaxBytes;
+    return Math.min(this.batchMaxBytes, payloadLimit(max, topic, BATCH_CONTENT_TYPE));
+  }
+
+  private publishRow(client: MqttClient, lane: Lane, row: OutboxRow): void {
     const [seq, cls, device, payload] = row;
+    const sent: Sent = { after: lane.cursor, last: seq, rows: 1, bytes: 0, cls, batch: false, acked: false };
+    this.send(client, lane, sent, this.topics.event(cls, device), payload, this.publishOptions);
+  }
+
+  private send(
+    client: MqttClient,
+    lane: Lane,
+    sent: Sent,
+    topic: string,
+    payload: string,
+    options: IClientPublishOptions,
+  ): void {
     const gen = this.gen;
-    this.cursor = seq;
-    this.queue.push(seq);
-    client.publish(this.topics.event(cls, device), payload, this.publishOptions, (err) => {
-      if (gen === this.gen) this.onAck(seq, cls, err);
+    lane.cursor = sent.last;
+    lane.queue.push(sent);
+    client.publish(topic, payload, options, (err) => {
+      if (gen === this.gen) this.onAck(lane, sent, err);
     });
   }
 
-  private onAck(seq: number, cls: EventClass, err: Error | undefined): void {
+  private onAck(lane: Lane, sent: Sent, err: Error | undefined): void {
     if (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== 'number') return; // the connection ended; onClose rewinds.
@@ -334,54 +617,81 @@ export class Uplink extends EventEmitter<{
       if (!permanent) {
         this.lastError = `PUBACK reason 0x${code.toString(16)}`;
         this.deps.log.warn(
-          { seq, reasonCode: code },
+          { seq: sent.last, events: sent.rows, reasonCode: code },
           'broker refused a message for now; reconnecting to retry',
         );
         this.client?.end(true);
         return;
       }
-      this.deps.outbox.deadLetter(seq, permanent);
-      this.deps.metrics.rejected.inc({ class: cls, reason: permanent });
-      this.deps.log.error(
-        { seq, reason: permanent },
-        'broker refused a message for good; moved to dead_letter',
-      );
-      this.deps.outbox.raise(
-        'message-rejected',
-        'warning',
-        `the broker refused event seq ${seq}: ${permanent}`,
-        {
-          seq,
-          reasonCode: code,
-        },
-      );
+      this.refused(sent, permanent, code);
     } else {
       this.probe = false;
       this.probeLosses = 0;
-      this.deps.metrics.published[cls].inc();
-    }
-    if (this.queue[this.head] === seq) {
-      this.popAcked(seq);
-      while (this.head < this.queue.length && this.ackedEarly.delete(this.queue[this.head] as number)) {
-        this.popAcked(this.queue[this.head] as number);
+      this.deps.metrics.published[sent.cls].inc(sent.rows);
+      if (sent.batch) {
+        this.batches++;
+        this.batchedEvents += sent.rows;
       }
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-    } else {
-      this.ackedEarly.add(seq);
     }
-    if (this.queue.length === this.head) this.drained?.();
+    sent.acked = true;
+    lane.inflightBytes -= sent.bytes;
+    while (lane.head < lane.queue.length && (lane.queue[lane.head] as Sent).acked) {
+      this.popAcked(lane, lane.queue[lane.head] as Sent);
+    }
+    if (lane.head > 4096 && lane.head * 2 > lane.queue.length) {
+      lane.queue = lane.queue.slice(lane.head);
+      lane.head = 0;
+    }
+    if (this.unacked() === 0) this.drained?.();
     if (this.window - this.occupied() >= this.refill) this.pump();
   }
 
-  private popAcked(seq: number): void {
-    this.head++;
-    if (this.openRange) this.openRange[1] = seq;
-    else this.openRange = [seq, seq];
-    this.rangeRows++;
-    if (this.rangeRows >= this.deleteChunk) this.flushDeletes();
+  /** The broker refused a message for good: its rows (every event of a batch) move to dead_letter. */
+  private refused(sent: Sent, reason: string, code: number): void {
+    const { outbox, metrics, log } = this.deps;
+    if (!sent.batch) {
+      const seq = sent.last;
+      outbox.deadLetter(seq, reason);
+      metrics.rejected.inc({ class: sent.cls, reason });
+      log.error({ seq, reason }, 'broker refused a message for good; moved to dead_letter');
+      outbox.raise('message-rejected', 'warning', `the broker refused event seq ${seq}: ${reason}`, {
+        seq,
+        reasonCode: code,
+      });
+      return;
+    }
+    const seqs = outbox
+      .read(sent.after, sent.rows)
+      .filter((row) => row[0] <= sent.last)
+      .map((row) => row[0]);
+    for (const seq of seqs) outbox.deadLetter(seq, reason);
+    const from = seqs[0] ?? sent.after + 1;
+    metrics.rejected.inc({ class: sent.cls, reason }, seqs.length);
+    log.error(
+      { fromSeq: from, toSeq: sent.last, events: seqs.length, reason },
+      'broker refused a batch for good; its events moved to dead_letter',
+    );
+    outbox.raise(
+      'message-rejected',
+      'warning',
+      `the broker refused a batch of ${seqs.length} events, seq ${from} to ${sent.last}: ${reason}`,
+      { seq: from, lastSeq: sent.last, events: seqs.length, reasonCode: code },
+    );
+  }
+
+  /** The lane's oldest message is acknowledged: its rows join the lane's open delete range. */
+  private popAcked(lane: Lane, sent: Sent): void {
+    lane.head++;
+    const open = lane.open;
+    if (open && open.last === sent.after) {
+      open.last = sent.last;
+      open.msgs++;
+      open.rows += sent.rows;
+    } else {
+      this.flushLane(lane);
+      lane.open = { after: sent.after, last: sent.last, msgs: 1, rows: sent.rows };
+    }
+    if ((lane.open?.rows ?? 0) >= this.deleteChunk) this.flushLane(lane);
     else if (!this.handOverScheduled) {
       // Hand over once per turn of the event loop, after the burst of PUBACKs it carries.
       this.handOverScheduled = true;
@@ -392,19 +702,22 @@ export class Uplink extends EventEmitter<{
     }
   }
 
-  /**
-   * Hands acknowledged rows to the outbox, which deletes them in its next commit; their window
-   * slots are freed only then.
-   */
   private flushDeletes(): void {
-    const range = this.openRange;
-    if (!range) return;
-    const held = this.rangeRows;
-    this.openRange = null;
-    this.rangeRows = 0;
-    this.deleting += held;
-    this.deps.outbox.acknowledge([range], () => {
-      this.deleting -= held;
+    this.flushLane(this.main);
+    this.flushLane(this.live);
+  }
+
+  /**
+   * Hands a lane's acknowledged rows to the outbox, which deletes them in its next commit; their
+   * window slots are freed only then.
+   */
+  private flushLane(lane: Lane): void {
+    const open = lane.open;
+    if (!open) return;
+    lane.open = null;
+    lane.deleting += open.msgs;
+    this.deps.outbox.acknowledge([[open.after + 1, open.last]], () => {
+      lane.deleting -= open.msgs;
       if (this.window - this.occupied() >= this.refill) this.pump();
     });
   }
@@ -461,7 +774,7 @@ export class Uplink extends EventEmitter<{
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const client = this.client;
-    if (this.connected && client && this.queue.length > this.head) {
+    if (this.connected && client && this.unacked() > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.drained = () => {
@@ -523,13 +836,24 @@ export class Uplink extends EventEmitter<{
       connected: this.connected,
       broker: this.brokerUrl,
       protocolVersion: this.opts.mqtt.protocolVersion,
-      inflight: this.queue.length - this.head,
+      inflight: this.unacked(),
       window: this.window,
       birth: this.birth,
       connectedSince: this.connectedSince === null ? null : new Date(this.connectedSince).toISOString(),
       lastError: this.lastError,
       reconnects: this.reconnects,
       nextRetryInMs: this.nextRetryAt === null ? null : Math.max(0, this.nextRetryAt - now),
+      catchUp:
+        this.drainEnd === null
+          ? null
+          : {
+              untilSeq: this.drainEnd,
+              publishedSeq: this.main.cursor,
+              liveShare: this.liveShare,
+              batchEvents: this.batchEvents,
+            },
+      batches: this.batches,
+      batchedEvents: this.batchedEvents,
     };
   }
 }

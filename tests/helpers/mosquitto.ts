@@ -20,19 +20,35 @@ export class Mosquitto {
   private constructor(
     readonly port: number,
     private readonly extraConfig: string,
+    /** The second listener's port (0 without one). */
+    readonly tlsPort = 0,
+    private readonly tlsListener?: (port: number) => string,
   ) {}
 
-  static async start(opts: { extraConfig?: string } = {}): Promise<Mosquitto> {
+  /**
+   * `tlsListener` adds a second listener: it returns that listener's config (written after
+   * everything else) for a free port of its own, reachable at `tlsUrl`.
+   */
+  static async start(
+    opts: { extraConfig?: string; tlsListener?: (port: number) => string } = {},
+  ): Promise<Mosquitto> {
     if (!existsSync(MOSQUITTO_BIN)) {
       throw new Error(`${MOSQUITTO_BIN} not found: install Debian's mosquitto package (.ci/run does)`);
     }
-    const broker = new Mosquitto(await freePort(), opts.extraConfig ?? '');
+    const port = await freePort();
+    let tlsPort = 0;
+    while (opts.tlsListener && (tlsPort === 0 || tlsPort === port)) tlsPort = await freePort();
+    const broker = new Mosquitto(port, opts.extraConfig ?? '', tlsPort, opts.tlsListener);
     await broker.launch();
     return broker;
   }
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  get tlsUrl(): string {
+    return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
   get running(): boolean {
@@ -57,6 +73,7 @@ export class Mosquitto {
         'log_type error',
         'log_type warning',
         this.extraConfig,
+        this.tlsListener?.(this.tlsPort) ?? '',
         '',
       ].join('\n'),
     );
@@ -66,7 +83,7 @@ export class Mosquitto {
     });
     this.proc = proc;
     const deadline = Date.now() + 10_000;
-    while (!(await portOpen(this.port))) {
+    while (!(await portOpen(this.port)) || (this.tlsPort > 0 && !(await portOpen(this.tlsPort)))) {
       if (!this.running) throw new Error(`mosquitto exited: ${this.log}`);
       if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${this.port}: ${this.log}`);
       await new Promise((r) => setTimeout(r, 25));
