@@ -24,18 +24,29 @@ interface Opts {
   seconds?: number;
   /** `mqtt.batch` for the gateway; the defaults when absent. */
   batch?: Record<string, unknown>;
+  /** raw and drain: time until a subscriber in its own process has every event, too. */
+  subscribe?: boolean;
 }
 
 const BACKLOG_TOPIC = 'stores/0421/gateways/gw-bench/events/scan/lane-1';
+const RAW_TOPIC = 'stores/0421/gateways/gw-raw/events/scan/lane-1';
 
 /**
  * The subscriber of bench/subscriber.ts in its own process (Node's default flags): resolves
  * `ready` once it is subscribed, and `done` with its figures and the time it had every event.
  */
-async function subscriberProcess(url: string, filter: string, expect: number) {
+async function subscriberProcess(
+  url: string,
+  filter: string,
+  expect: number,
+  count: 'unique' | 'events' = 'unique',
+) {
   const child = spawn(
     process.execPath,
-    [rootPath('dist', 'bench', 'subscriber.js'), JSON.stringify({ url, filter, expect, maxSeq: expect * 2 })],
+    [
+      rootPath('dist', 'bench', 'subscriber.js'),
+      JSON.stringify({ url, filter, expect, maxSeq: expect * 2, count }),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -52,6 +63,16 @@ async function subscriberProcess(url: string, filter: string, expect: number) {
   });
   await ready;
   return { done, kill: () => child.kill('SIGKILL') };
+}
+
+/** The subscriber's own figures, for a phase's result. */
+function subscriberFigures(r: Record<string, number> | undefined): Record<string, number> {
+  if (!r) return {};
+  return {
+    subscriberMessages: r.messages as number,
+    subscriberCpuUsPerEvent: r.cpuUsPerEvent as number,
+    subscriberPeakRssMb: r.peakRssMb as number,
+  };
 }
 
 async function waitUntil(check: () => boolean, everyMs = 2): Promise<void> {
@@ -82,17 +103,29 @@ const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
   /** Raw mqtt.js, same payloads, QoS 1, window 1000, no buffer. */
   async raw(o) {
     const payloads = samplePayloads();
-    const rss = rssSampler();
-    const cpu0 = process.cpuUsage();
-    const ms = await rawPublish(o.url, payloads, o.count);
-    const cpu = process.cpuUsage(cpu0);
-    return {
-      count: o.count,
-      ms,
-      perSec: (o.count / ms) * 1000,
-      cpuUsPerEvent: (cpu.user + cpu.system) / o.count,
-      peakRssMb: rss.stop() / 2 ** 20,
-    };
+    const sub = o.subscribe ? await subscriberProcess(o.url, RAW_TOPIC, o.count, 'events') : undefined;
+    try {
+      const rss = rssSampler();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const ackMs = await rawPublish(o.url, payloads, o.count);
+      const cpu = process.cpuUsage(cpu0);
+      const peak = rss.stop();
+      const delivered = await sub?.done;
+      // With a subscriber, the clock stops when it has every message; otherwise at the last PUBACK.
+      const ms = delivered ? delivered.at - t0 : ackMs;
+      return {
+        count: o.count,
+        ms,
+        perSec: (o.count / ms) * 1000,
+        ackMs,
+        cpuUsPerEvent: (cpu.user + cpu.system) / o.count,
+        peakRssMb: peak / 2 ** 20,
+        ...subscriberFigures(delivered?.result),
+      };
+    } finally {
+      sub?.kill();
+    }
   },
 
   /** Ingest (driver emit → validate → envelope → SQLite group commit) → uplink → PUBACK → delete. */
@@ -147,25 +180,35 @@ const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
    * process. `o.batch` chooses the path: `{ enabled: false }` for one event per message.
    */
   async drain(o) {
-    const rss = rssSampler(20);
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db'), batch: o.batch });
-    const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
-    await gw.start();
-    const backlog = gw.status().buffer?.rows ?? 0;
-    await waitUntil(() => gw.status().buffer?.rows === 0, 5);
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    const peak = rss.stop();
-    await gw.stop();
-    return {
-      count: backlog,
-      ms,
-      perSec: (backlog / ms) * 1000,
-      cpuUsPerEvent: (cpu.user + cpu.system) / backlog,
-      peakRssMb: peak / 2 ** 20,
-    };
+    const sub = o.subscribe ? await subscriberProcess(o.url, BACKLOG_TOPIC, o.count) : undefined;
+    try {
+      const rss = rssSampler(20);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const config = benchConfig({ url: o.url, bufferPath: join(o.dir, 'drain.db'), batch: o.batch });
+      const gw = buildGateway(config, { log: silentLogger(), metrics: new Metrics() });
+      await gw.start();
+      const backlog = gw.status().buffer?.rows ?? 0;
+      await waitUntil(() => gw.status().buffer?.rows === 0, 5);
+      const emptyMs = performance.now() - t0;
+      const delivered = await sub?.done;
+      const cpu = process.cpuUsage(cpu0);
+      const peak = rss.stop();
+      await gw.stop();
+      // With a subscriber, the clock stops when it has every event; otherwise when the buffer is empty.
+      const ms = delivered ? delivered.at - t0 : emptyMs;
+      return {
+        count: backlog,
+        ms,
+        perSec: (backlog / ms) * 1000,
+        emptyMs,
+        cpuUsPerEvent: (cpu.user + cpu.system) / backlog,
+        peakRssMb: peak / 2 ** 20,
+        ...subscriberFigures(delivered?.result),
+      };
+    } finally {
+      sub?.kill();
+    }
   },
 
   /**
@@ -199,9 +242,7 @@ const phases: Record<string, (o: Opts) => Promise<Record<string, number>>> = {
         peakRssMb: peak / 2 ** 20,
         batches: uplink?.batches ?? 0,
         eventsPerBatch: (uplink?.batchedEvents ?? 0) / Math.max(1, uplink?.batches ?? 0),
-        subscriberMessages: delivered.result.messages as number,
-        subscriberCpuUsPerEvent: delivered.result.cpuUsPerEvent as number,
-        subscriberPeakRssMb: delivered.result.peakRssMb as number,
+        ...subscriberFigures(delivered.result),
       };
     } finally {
       sub.kill();

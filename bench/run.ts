@@ -8,8 +8,13 @@
  * CloudEvents batches (timed to a subscriber in its own process that unpacks every event), and the
  * live latency while a batched drain runs.
  *
+ * In the backlog section every path is timed until a subscriber in its own process has unpacked
+ * and counted every event, and the three are printed side by side as a table.
+ *
  * Options: --events N (throughput, default 200,000), --backlog N (drain, default 1,000,000),
  * --rounds N (pairs per comparison, default 3), --quick (50,000 / 100,000 / 1 round), --json.
+ * BENCH_EVENTS, BENCH_BACKLOG and BENCH_ROUNDS set the same counts from the environment (an option
+ * wins), e.g. `BENCH_EVENTS=5000 BENCH_BACKLOG=20000 BENCH_ROUNDS=1 npm run bench` for a smoke run.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -34,9 +39,12 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const events = Number(values.events ?? (values.quick ? 50_000 : 200_000));
-const backlog = Number(values.backlog ?? (values.quick ? 100_000 : 1_000_000));
-const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
+const env = process.env;
+const events = Number(values.events ?? env.BENCH_EVENTS ?? (values.quick ? 50_000 : 200_000));
+const backlog = Number(values.backlog ?? env.BENCH_BACKLOG ?? (values.quick ? 100_000 : 1_000_000));
+const rounds = Number(values.rounds ?? env.BENCH_ROUNDS ?? (values.quick ? 1 : 3));
+for (const [name, n] of Object.entries({ events, backlog, rounds }))
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${n}`);
 
 type Result = Record<string, number>;
 
@@ -118,8 +126,8 @@ try {
   };
   const backlogRuns: { raw: Result; single: Result; batched: Result; live: Result }[] = [];
   for (let i = 0; i < rounds; i++) {
-    const raw = phase('raw', { ...base(), count: backlog });
-    const single = filled('drain', { batch: { enabled: false } });
+    const raw = phase('raw', { ...base(), count: backlog, subscribe: true });
+    const single = filled('drain', { batch: { enabled: false }, subscribe: true });
     const batched = filled('drainBatched');
     const live = filled('latencyDrain', { rate: 1000 });
     backlogRuns.push({ raw, single, batched, live });
@@ -131,25 +139,44 @@ try {
   const drainRatio = median(backlogRuns.map((r) => (r.single.perSec as number) / (r.raw.perSec as number)));
   const batchRatio = median(backlogRuns.map((r) => (r.batched.perSec as number) / (r.raw.perSec as number)));
   log(
-    `\ndrain of a ${fmt(backlog)}-event backlog (filled offline at ${fmt(fill.perSec as number)} events/s):`,
+    `\ndrain of a ${fmt(backlog)}-event backlog (filled offline at ${fmt(fill.perSec as number)} events/s), timed until a subscriber in its own process has unpacked and counted every event:\n`,
+  );
+  const row = (cells: string[]) => log(`| ${cells.join(' | ')} |`);
+  row([
+    'Path',
+    'Time',
+    'Events/s delivered',
+    'vs raw',
+    'Publisher CPU/event',
+    'Publisher peak RSS',
+    'Messages',
+    'Subscriber CPU/event',
+  ]);
+  row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  const line = (label: string, side: 'raw' | 'single' | 'batched', ratio: string) =>
+    row([
+      label,
+      `${fmt(med(side, 'ms') / 1000, 1)} s`,
+      `${fmt(med(side, 'perSec'))} (runs ${each((r) => r[side].perSec as number, 0)})`,
+      ratio,
+      `${fmt(med(side, 'cpuUsPerEvent'), 2)} µs`,
+      `${fmt(med(side, 'peakRssMb'))} MB (runs ${each((r) => r[side].peakRssMb as number, 0)})`,
+      fmt(med(side, 'subscriberMessages')),
+      `${fmt(med(side, 'subscriberCpuUsPerEvent'), 2)} µs`,
+    ]);
+  line('raw mqtt.js, one message per event', 'raw', '1.00x');
+  line(
+    'gateway, one event per message',
+    'single',
+    `${fmt(drainRatio, 2)}x (${each((r) => (r.single.perSec as number) / (r.raw.perSec as number))})`,
+  );
+  line(
+    'gateway, CloudEvents batches',
+    'batched',
+    `${fmt(batchRatio, 2)}x (${each((r) => (r.batched.perSec as number) / (r.raw.perSec as number))})`,
   );
   log(
-    `  raw mqtt.js              ${fmt(med('raw', 'ms') / 1000, 1)} s (${fmt(med('raw', 'perSec'))} msgs/s)`,
-  );
-  log(
-    `  gateway, per message     ${fmt(med('single', 'ms') / 1000, 1)} s (${fmt(med('single', 'perSec'))} events/s, ${fmt(med('single', 'cpuUsPerEvent'), 1)} µs CPU/event), peak RSS ${fmt(med('single', 'peakRssMb'))} MB`,
-  );
-  log(
-    `  ratio                    ${fmt(drainRatio, 2)}x raw (per round: ${each((r) => (r.single.perSec as number) / (r.raw.perSec as number))})`,
-  );
-  log(
-    `  gateway, batches         ${fmt(med('batched', 'ms') / 1000, 1)} s to the subscriber (${fmt(med('batched', 'perSec'))} events/s; runs ${each((r) => r.batched.perSec as number, 0)}), buffer empty at ${fmt(med('batched', 'emptyMs') / 1000, 1)} s`,
-  );
-  log(
-    `                           ${fmt(med('batched', 'eventsPerBatch'), 0)} events/batch, ${fmt(med('batched', 'cpuUsPerEvent'), 2)} µs CPU/event, peak RSS ${fmt(med('batched', 'peakRssMb'))} MB (runs ${each((r) => r.batched.peakRssMb as number, 0)}); subscriber ${fmt(med('batched', 'subscriberCpuUsPerEvent'), 2)} µs CPU/event`,
-  );
-  log(
-    `  ratio                    ${fmt(batchRatio, 2)}x raw (per round: ${each((r) => (r.batched.perSec as number) / (r.raw.perSec as number))})`,
+    `\n  batches: ${fmt(med('batched', 'eventsPerBatch'), 0)} events/batch; buffer empty at ${fmt(med('batched', 'emptyMs') / 1000, 1)} s (per message: ${fmt(med('single', 'emptyMs') / 1000, 1)} s; raw last PUBACK at ${fmt(med('raw', 'ackMs') / 1000, 1)} s)`,
   );
   log(
     `  live latency during the batched drain, 1,000 events/s: p50 ${fmt(med('live', 'p50Ms'), 2)} ms, p99 ${fmt(med('live', 'p99Ms'), 2)} ms (runs ${each((r) => r.live.p99Ms as number)}), max ${fmt(med('live', 'maxMs'), 2)} ms, ${fmt(med('live', 'count'))} live events over ${fmt(med('live', 'drainMs') / 1000, 1)} s`,

@@ -1,7 +1,8 @@
 /**
  * A central subscriber for the benchmark, in its own process so its CPU and memory are not the
  * gateway's. It unpacks every message (a single event or a batch), parses each event, and counts
- * distinct seqs; once it has `expect` of them it prints one JSON line and exits.
+ * distinct seqs (or, with `count: "events"`, every event: the raw client cycles 1,000 payloads);
+ * once it has `expect` of them it prints one JSON line and exits.
  * Usage: node dist/bench/subscriber.js '<json options>'; prints `ready` once subscribed.
  */
 import { connectAsync } from 'mqtt';
@@ -14,6 +15,8 @@ interface Opts {
   expect: number;
   /** Highest seq that may arrive (sizes the bitmap). */
   maxSeq: number;
+  /** What reaches `expect`: distinct seqs (the default) or events. */
+  count?: 'unique' | 'events';
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Opts;
@@ -51,7 +54,7 @@ client.on('message', (_topic, payload) => {
     batches++;
     for (const event of parsed) count(event);
   } else count(parsed);
-  if (unique >= opts.expect) finish();
+  if ((opts.count === 'events' ? events : unique) >= opts.expect) finish();
 });
 
 function finish(): void {

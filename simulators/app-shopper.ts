@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { encodeCoupon8110 } from '../src/barcode/coupon.js';
 import { hmacTag } from '../src/identity/checks.js';
 import type { MatchRule } from '../src/identity/config.js';
+import { offersPrefix } from '../src/offers/module.js';
 import type { OfferMessage } from '../src/offers/schema.js';
 import type { PosTransaction } from '../src/pos/schema.js';
 import { sleep } from '../src/util/sleep.js';
 import { type SimBarcode, withCheckDigit } from './barcodes.js';
 import { CaptivePortal } from './captive-portal.js';
-import { DEMO_GTIN_PRODUCTS, DEMO_LOYALTY_ID } from './personalization.js';
+import { DEMO_GTIN_PRODUCTS, DEMO_LOYALTY_ID, demoOffer } from './personalization.js';
 import { newToken, type PostResult, type SimulatedPosLane } from './pos-lane.js';
 import type { SimulatedSerialScanner } from './serial-scanner.js';
 import type { Shopper } from './shoppers.js';
@@ -158,9 +160,73 @@ export async function identifiedCheckout(o: {
 }
 
 /**
+ * Central's CRM in the demo: when a shopper signs in on the store Wi-Fi (retail.presence.identified.v1
+ * with her loyalty id), it greets her with a personal offer, pushed to the store's offers topic, so
+ * the lane finds it when she checks out.
+ */
+export class CrmGreeter {
+  private client: MqttClient | undefined;
+  private readonly greeted = new Set<string>();
+  greetings = 0;
+
+  constructor(readonly options: { url: string; storeId: string }) {}
+
+  async start(): Promise<void> {
+    const client = await connectAsync(this.options.url, {
+      protocolVersion: 4,
+      clientId: `crm-${this.options.storeId}-${process.pid}`,
+      reconnectPeriod: 1000,
+      log: () => {},
+    });
+    this.client = client;
+    client.on('message', (_topic, payload) => {
+      type Ev = { type?: string; data?: { loyaltyId?: string } };
+      let parsed: Ev | Ev[];
+      try {
+        parsed = JSON.parse(payload.toString()) as Ev | Ev[];
+      } catch {
+        return;
+      }
+      for (const ev of Array.isArray(parsed) ? parsed : [parsed]) {
+        const id = ev?.type === 'retail.presence.identified.v1' ? ev.data?.loyaltyId : undefined;
+        if (id === undefined || this.greeted.has(id)) continue;
+        this.greeted.add(id);
+        void this.greet(id).catch(() => this.greeted.delete(id));
+      }
+    });
+    await client.subscribeAsync(`stores/${this.options.storeId}/gateways/+/events/presence/#`, { qos: 1 });
+  }
+
+  private async greet(loyaltyId: string): Promise<void> {
+    const product =
+      DEMO_GTIN_PRODUCTS[this.greeted.size % DEMO_GTIN_PRODUCTS.length] ?? DEMO_GTIN_PRODUCTS[0];
+    if (!product || !this.client) return;
+    const offerId = `wifi-welcome-${loyaltyId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+    const offer = {
+      ...demoOffer(loyaltyId, product.text, 1),
+      offerId,
+      title: 'Thanks for joining our Wi-Fi',
+    };
+    await this.client.publishAsync(`${offersPrefix(this.options.storeId)}${offerId}`, JSON.stringify(offer), {
+      qos: 1,
+      retain: true,
+    });
+    this.greetings++;
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+  }
+}
+
+/** The phone of the shopper who pays with the app in the demo (a randomized Wi-Fi MAC). */
+export const DEMO_APP_SHOPPER_MAC = 'da:a4:5e:00:ff:42';
+
+/**
  * The identification step of `store-gateway demo`: the config it needs (identity rules, the app's
  * key, the lane map, the Wi-Fi sign-in receiver and the captive portal's token), then a shopper
  * who pays with the app every `everyMs` at one lane, and the captive portal signing shoppers in.
+ * The first time she comes she signs in on the store Wi-Fi (with consent) as she walks in.
  */
 export function identityJourney(opts: {
   dir: string;
@@ -180,6 +246,7 @@ export function identityJourney(opts: {
   const abort = new AbortController();
   let loop: Promise<void> | undefined;
   let portal: CaptivePortal | undefined;
+  let crm: CrmGreeter | undefined;
   const checkouts: IdentifiedCheckout[] = [];
   return {
     checkouts,
@@ -193,19 +260,45 @@ export function identityJourney(opts: {
     },
     start(o: {
       apiUrl: string;
+      /** The broker central uses: with it, central's CRM greets a signed-in shopper with an offer. */
+      brokerUrl?: string;
       posLanes: () => readonly SimulatedPosLane[];
       shoppers: () => readonly Shopper[];
       onError?: (err: unknown) => void;
     }): void {
       portal = new CaptivePortal({ apiUrl: o.apiUrl, token: portalToken });
+      if (o.brokerUrl) crm = new CrmGreeter({ url: o.brokerUrl, storeId: '0421' });
+      const crmReady = crm?.start().catch((err: unknown) => o.onError?.(err));
       portal.runDemo({ shoppers: o.shoppers, everyMs: 20_000, onError: o.onError });
       const signal = abort.signal;
       loop = (async () => {
         // The first shopper comes soon after the store opens, then one every everyMs.
-        let wait = 3000;
+        let wait = 1000;
+        let signedIn = false;
         while (await sleep(wait, signal)) {
           wait = opts.everyMs ?? 15_000;
           const lane = o.posLanes().find((l) => l.options.workstationId === laneOf(at?.id ?? ''));
+          if (!signedIn && portal) {
+            signedIn = true;
+            await crmReady;
+            await portal
+              .signIn({
+                accountId: DEMO_LOYALTY_ID,
+                mac: DEMO_APP_SHOPPER_MAC,
+                consent: true,
+                consentScopes: ['presence', 'offers'],
+              })
+              .catch((err: unknown) => {
+                if (!signal.aborted) o.onError?.(err);
+              });
+            // She walks to the lane while central's CRM pushes her welcome offer (up to 3 s).
+            for (let i = 0; crm && lane && i < 30; i++) {
+              const offers = await lane.fetchOffers(DEMO_LOYALTY_ID).catch(() => []);
+              if (offers.some((x) => x.offerId.startsWith('wifi-welcome')) || !(await sleep(100, signal)))
+                break;
+            }
+          }
+          if (signal.aborted) break;
           if (!at || !lane || !at.scanner.plugged) continue;
           await identifiedCheckout({
             apiUrl: o.apiUrl,
@@ -224,7 +317,7 @@ export function identityJourney(opts: {
     },
     notes(): string[] {
       return [
-        `  identity    every ${(opts.everyMs ?? 15_000) / 1000} s a shopper pays with the app at ${at ? laneOf(at.id) : '-'}: app code scanned, the lane fetches her offer, a DataBar coupon is scanned, the transaction carries her loyalty id`,
+        `  identity    every ${(opts.everyMs ?? 15_000) / 1000} s a shopper pays with the app at ${at ? laneOf(at.id) : '-'} (the first time she also signs in on Wi-Fi): app code scanned, the lane fetches her offer, a DataBar coupon is scanned, the transaction carries her loyalty id`,
         '              the captive portal signs app shoppers in on Wi-Fi (every other one consents): events/presence identified, then presence events with her loyalty id',
       ];
     },
@@ -232,6 +325,16 @@ export function identityJourney(opts: {
       abort.abort();
       await loop;
       await portal?.stop();
+      await crm?.stop();
+    },
+    /** What the identification step did, one line for the demo's closing summary. */
+    summary(): string {
+      const posted = checkouts.filter((c) => c.result.status === 202);
+      const withId = posted.filter((c) => c.tx.loyaltyAccountId === c.loyaltyId && c.loyaltyId).length;
+      const offers = checkouts.filter((c) => c.offers.length > 0).length;
+      const signins = portal?.results ?? [];
+      const linked = signins.filter((r) => r.status === 202).length;
+      return `identity: ${checkouts.length} app checkouts, ${withId} transactions with her loyalty id, ${offers} with her offer; ${linked} Wi-Fi sign-ins linked, ${signins.length - linked} not`;
     },
   };
 }

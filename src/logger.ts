@@ -38,6 +38,11 @@ export const REDACT_PATHS = [
   '*.loyaltyAccountId',
   'loyaltyId',
   '*.loyaltyId',
+  // Identity: the loyalty account of a Wi-Fi sign-in, and the keyed hash that stands for one.
+  'accountId',
+  '*.accountId',
+  'loyaltyHash',
+  '*.loyaltyHash',
 ];
 
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {

@@ -113,6 +113,13 @@ id_of() { # id_of passwd|group NAME → numeric id from the target's files, or n
 
 systemctl_offline() { systemctl --root="${R:-/}" "$@"; }
 
+need_commands() { # need_commands CMD... → dies naming every one that is missing
+  local c missing=()
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] ||
+    die "missing: ${missing[*]} (Debian packages: passwd for the account tools, systemd for systemctl, nodejs and npm)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # install
 
@@ -153,13 +160,15 @@ install_package() {
   mkdir -p "$stage"
   # Everything but development state: git, dependencies (installed below), tests, demo output.
   tar -C "$SRC" --exclude=./.git --exclude=./node_modules --exclude=./tests --exclude=./.demo \
-    --exclude=./coverage --exclude=./.ci -cf - . | tar -C "$stage" -xf -
+    --exclude=./coverage --exclude=./test-artifacts --exclude=./.ci -cf - . | tar -C "$stage" -xf -
   if [ -d "$PKG/node_modules" ] && [ "$(cat "$PKG/.deps-stamp" 2>/dev/null)" = "$stamp" ]; then
     say 'dependencies unchanged: keeping the installed node_modules'
     mv "$PKG/node_modules" "$stage/node_modules"
   elif [ -d "$SRC/node_modules" ]; then
     say "copying node_modules from $SRC (without dev dependencies)"
-    cp -a "$SRC/node_modules" "$stage/node_modules"
+    # Its contents: a node_modules that is a symlink (a shared cache) is copied, never pruned in place.
+    mkdir "$stage/node_modules"
+    cp -a "$SRC/node_modules/." "$stage/node_modules/"
     (cd "$stage" && npm prune --omit=dev --no-audit --no-fund --silent)
   else
     say 'installing production dependencies (npm ci --omit=dev; native modules are compiled)'
@@ -183,7 +192,8 @@ install_dirs() {
   install -d -m 0770 -o 0 -g "$SG_GID" "$CONF"
   if [ -f "$CONF/config.yaml" ]; then
     say "keeping $CONF/config.yaml"
-    FRESH_CONFIG=0
+    # Still the placeholder from a previous run: not started either.
+    if cmp -s "$SRC/config/default.yaml" "$CONF/config.yaml"; then FRESH_CONFIG=1; else FRESH_CONFIG=0; fi
   else
     install -m 0640 -o 0 -g "$SG_GID" "$SRC/config/default.yaml" "$CONF/config.yaml"
     say "created $CONF/config.yaml from config/default.yaml: set store.id, gateway.id, mqtt.url and devices"
@@ -238,8 +248,8 @@ activate() {
     return
   fi
   if [ "$FRESH_CONFIG" = 1 ]; then
-    say "not starting with the placeholder config: edit $CONF/config.yaml, then"
-    say "  $PREFIX/bin/store-gateway.js config check $CONF/config.yaml && systemctl start $NAME"
+    say "not starting with the placeholder config: edit /etc/$NAME/config.yaml, then"
+    say "  node $PREFIX/bin/store-gateway.js config check /etc/$NAME/config.yaml && systemctl start $NAME"
     return
   fi
   if [ "$LIVE" = 0 ]; then
@@ -260,6 +270,7 @@ activate() {
 }
 
 do_install() {
+  need_commands groupadd useradd systemctl node npm tar sha256sum install
   ensure_account
   build_if_possible
   install_package
@@ -272,6 +283,7 @@ do_install() {
 # uninstall
 
 do_uninstall() {
+  need_commands groupdel userdel systemctl
   if [ "$LIVE" = 1 ]; then
     systemctl disable --now "$NAME.service" 2>/dev/null || true
   elif [ -f "$UNIT" ]; then

@@ -61,6 +61,10 @@ export function openApi(app: FastifyInstance): void {
         { name: 'offers', description: 'offer lookups for POS lanes (docs/POS.md)' },
         { name: 'stream', description: 'live event stream (docs/POS.md)' },
         { name: 'presence', description: 'Meraki Scanning API receiver (docs/PRESENCE.md)' },
+        {
+          name: 'identity',
+          description: 'Wi-Fi sign-in and shoppers identified at a lane (docs/IDENTITY.md)',
+        },
       ],
     },
     transform: documentRoute,

@@ -21,13 +21,29 @@ const words = (...parts: unknown[]) =>
     .filter((p) => p !== '')
     .join(' ');
 
+/** Scan categories (identity.enabled) whose barcode text identifies a shopper or pays. */
+const PERSONAL_SCANS = new Set(['loyalty', 'payment-token']);
+
+/** A scan: symbology and code; a loyalty card, payment token or URL only by what it is. */
+function scanSummary(d: Data): string {
+  if (d.sensitive !== undefined || PERSONAL_SCANS.has(str(d.category))) {
+    return words(d.symbology, `[${str(d.category) || 'withheld'}]`, d.scheme);
+  }
+  const code = str(d.gtin ?? d.text).replace(/\p{Cc}/gu, '␝');
+  // A URL may carry a personal token in its path or query: its scheme and host only.
+  if (d.category === 'url')
+    return words(d.symbology, '[url]', clip(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(code)?.[0] ?? '', 48));
+  return words(d.symbology, clip(code, 48));
+}
+
 /**
- * What the page may show of each event type, picked field by field: a scan's symbology and code,
- * a POS lane's transaction number and total (never the loyalty account or the operator), a
- * presence subject's zone and kind (never the pseudonym). Unknown types show their type only.
+ * What the page may show of each event type, picked field by field: a scan's symbology and code
+ * (a loyalty card or payment token only by its category), a POS lane's transaction number and
+ * total (never the loyalty account or the operator), a presence subject's zone and kind (never the
+ * pseudonym), how and where a shopper was identified (never who). Unknown types show their type only.
  */
 const SUMMARIES: Record<string, (d: Data) => string> = {
-  'retail.scan.v1': (d) => words(d.symbology, clip(str(d.gtin ?? d.text).replace(/\p{Cc}/gu, '␝'), 48)),
+  'retail.scan.v1': scanSummary,
   'retail.device.status.v1': (d) =>
     words(d.state, d.reason === undefined ? '' : `(${clip(str(d.reason), 80)})`),
   'retail.gateway.alarm.v1': (d) => words(d.severity, d.alarm),
@@ -40,6 +56,9 @@ const SUMMARIES: Record<string, (d: Data) => string> = {
   'retail.presence.exit.v1': (d) => words(d.subjectType, d.source, '←', d.zone),
   'retail.presence.dwell.v1': (d) => words(d.subjectType, d.source, 'in', d.zone),
   'retail.beacon.health.v1': (d) => words(d.beaconId, d.status),
+  'retail.loyalty.identified.v1': (d) => words(d.method, d.scheme, 'at', d.lane),
+  'retail.coupon.scanned.v1': (d) => words(d.format, d.valid === false ? 'invalid' : 'valid', 'at', d.lane),
+  'retail.presence.identified.v1': (d) => words(d.source, d.method),
 };
 
 export function summarize(row: OutboxRow): EventSummary {

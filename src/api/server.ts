@@ -1,8 +1,10 @@
+import { Type } from '@sinclair/typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginCallback,
   LogController,
+  type RouteOptions,
 } from 'fastify';
 import { parseSize } from '../config/types.js';
 import type { Gateway } from '../gateway.js';
@@ -10,6 +12,7 @@ import { type BearerRequirement, bearerAuth, bearerRequirement, openTokenFile, T
 import { coreRoutes } from './core-routes.js';
 import { apiErrorHandler, notFound } from './error-handler.js';
 import { openApi, openApiRoutes } from './openapi.js';
+import { NoQuery } from './schemas.js';
 import { rateLimiting, securityHeaders } from './security.js';
 import { statusPageRoutes } from './status-routes.js';
 
@@ -21,6 +24,8 @@ export interface ApiRoute {
   hidden: boolean;
   /** The bearer token the route requires, if it has a `bearerAuth` hook. */
   bearer: BearerRequirement | undefined;
+  /** The parts of a request the route has a schema for (after withDefaultSchemas). */
+  schemas: { querystring: boolean; params: boolean; body: boolean; headers: boolean };
 }
 
 /** A plugin from a function that may return a promise (avoids fastify's overloads of `register`). */
@@ -31,6 +36,33 @@ const plugin =
       .then(() => setup(scope))
       .then(() => done(), done);
   };
+
+/** What a path parameter without a declared schema must be: a short printable id, no spaces. */
+const DefaultParam = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' });
+
+/**
+ * Schema validation everywhere, even on a route that forgets part of its schema: a route that
+ * declares no query string schema takes no query parameters (any is a 400), and path parameters
+ * without a schema must be short printable ids. A body schema cannot be guessed; a test checks
+ * that every write route declares one.
+ */
+export function withDefaultSchemas(route: RouteOptions): void {
+  const schema = { ...((route.schema ?? {}) as Record<string, unknown>) };
+  let changed = false;
+  if (schema.querystring === undefined) {
+    schema.querystring = NoQuery;
+    changed = true;
+  }
+  const names = [...route.url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+  if (names.length > 0 && schema.params === undefined) {
+    schema.params = Type.Object(Object.fromEntries(names.map((n) => [n, DefaultParam])), {
+      additionalProperties: false,
+    });
+    changed = true;
+  }
+  // A copy, never the route's own object: modules share one schema object between restarts.
+  if (changed) route.schema = schema;
+}
 
 const ROUTES = new WeakMap<FastifyInstance, ApiRoute[]>();
 
@@ -43,7 +75,8 @@ export const apiRoutes = (app: FastifyInstance): readonly ApiRoute[] => ROUTES.g
  *
  * Around every route (docs/API.md): security headers, a body limit (`api.bodyLimit` unless the
  * route sets its own), the rate limit (`api.rateLimit`, counted before any token check), schema
- * validation of body, query string and parameters (400 with every failing path), and one error
+ * validation of body, query string and parameters (400 with every failing path; a route without a
+ * query string schema takes no parameters, see withDefaultSchemas), and one error
  * shape. Write routes take a bearer token (`bearerAuth`), the Meraki receiver its shared secret.
  */
 export function buildApi(gateway: Gateway): FastifyInstance {
@@ -81,10 +114,23 @@ export function buildApi(gateway: Gateway): FastifyInstance {
   const routes: ApiRoute[] = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (r) => {
+    withDefaultSchemas(r);
     for (const method of [r.method].flat()) {
       if (method === 'HEAD') continue;
-      const hidden = (r.schema as { hide?: boolean } | undefined)?.hide === true;
-      routes.push({ method, url: r.url, hidden, bearer: bearerRequirement(r.onRequest) });
+      const schema = (r.schema ?? {}) as Record<string, unknown>;
+      const has = (part: string) => schema[part] !== undefined;
+      routes.push({
+        method,
+        url: r.url,
+        hidden: schema.hide === true,
+        bearer: bearerRequirement(r.onRequest),
+        schemas: {
+          querystring: has('querystring'),
+          params: has('params'),
+          body: has('body'),
+          headers: has('headers'),
+        },
+      });
     }
   });
 

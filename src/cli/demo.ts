@@ -114,6 +114,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   presence.start(apiUrl);
   identity.start({
     apiUrl,
+    brokerUrl: broker.url,
     posLanes: () => journey.posLanes,
     shoppers: () => presence.shoppersNow(),
     onError: (err) => log.warn({ err }, 'simulated identity journey'),
@@ -126,6 +127,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   });
   process.stderr.write('\nstopping the demo…\n');
   await identity.stop();
+  process.stderr.write(`${identity.summary()}\n`);
   await journey.stop();
   await presence.stop();
   await running.stop();

@@ -78,6 +78,16 @@ export function formatState(s: GatewayState, useColor = false): string {
   return `${c.dim('state')} ${c.cyan(`${st.storeid ?? '?'}/${st.gatewayid ?? '?'}`)} ${label} birth ${st.birth ?? '?'}${st.reason ? ` (${st.reason})` : ''}`;
 }
 
+/**
+ * The totals printed on exit. Batches are mentioned only when some arrived, so the line a 3.1.1
+ * or per-message feed prints stays as it always was.
+ */
+export function formatSummary(counts: EventConsumer['counts']): string {
+  const { received, invalid, duplicates, gaps, batches } = counts;
+  const inBatches = batches > 0 ? ` (${batches} ${batches === 1 ? 'batch' : 'batches'})` : '';
+  return `${received} events${inBatches}, ${invalid} invalid, ${duplicates} duplicates, ${gaps} missing`;
+}
+
 /** Prints what a consumer receives; returns a stop function. */
 export function attachPrinter(
   consumer: EventConsumer,
@@ -112,10 +122,7 @@ export async function tailCommand(opts: {
   return new Promise<number>((resolve) => {
     const stop = () => {
       void consumer.stop().then(() => {
-        const { received, invalid, duplicates, gaps, batches } = consumer.counts;
-        process.stderr.write(
-          `\n${received} events (${batches} batches), ${invalid} invalid, ${duplicates} duplicates, ${gaps} missing\n`,
-        );
+        process.stderr.write(`\n${formatSummary(consumer.counts)}\n`);
         resolve(EXIT.OK);
       });
     };

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import {
   bearerAuth,
   mayActFor,
@@ -7,6 +8,7 @@ import {
   type TokenFile,
   writeEndpointErrors,
 } from '../api/auth.js';
+import { errorResponses, validatedInHandler } from '../api/schemas.js';
 import type { Config } from '../config/schema.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { EventData } from '../events/catalog.js';
@@ -14,6 +16,7 @@ import type { Gateway } from '../gateway.js';
 import type { Logger } from '../logger.js';
 import type { GatewayModule } from '../modules.js';
 import { OFFERS_LOOKUP_SERVICE, type OffersLookup } from '../offers/module.js';
+import { Offer } from '../offers/schema.js';
 import { SCAN_CLASSIFIER_SERVICE, type ScanClassifier } from '../pipeline/scan-enrich.js';
 import {
   PSEUDONYMIZER_SERVICE,
@@ -28,12 +31,80 @@ import { readableByOthers, readKeyFile, StaticKeySource } from './keys.js';
 import { LaneIdentities, LinkStore } from './links.js';
 import { type CompiledRules, compileRules, identityConfigIssues } from './rules.js';
 import { identifyScan, type ScanIdentityDeps, WITHHELD_TEXT } from './scan-identity.js';
+import { WifiSigninBody } from './signin.js';
 import { handleSignin, type SigninAnswer } from './signin-handler.js';
 
 type ScanData = EventData<'retail.scan.v1'>;
 
 const PURGE_EVERY_MS = 60_000;
 const LANE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/*
+ * The routes' schemas, for the OpenAPI document (docs/API.md). Input is validated in the handlers
+ * (after the bearer token), as the other write endpoints do.
+ */
+const SIGNIN_SCHEMA: FastifySchema = {
+  summary: 'A captive portal reports a Wi-Fi sign-in; with consent the phone is linked for the visit',
+  description:
+    'With consent and every identity.wifi.requiredScopes: 202 once retail.presence.identified.v1 is committed. Without: 200, nothing linked or kept (an earlier link of the device ends). The MAC is hashed on arrival and never kept (docs/IDENTITY.md).',
+  tags: ['identity'],
+  body: WifiSigninBody,
+  response: {
+    202: Type.Object(
+      {
+        linked: Type.Boolean(),
+        subject: Type.String({ description: 'the phone’s presence pseudonym (source wifi)' }),
+        epoch: Type.String({ description: 'key period of the subject' }),
+        expiresAt: Type.String({ format: 'date-time', description: 'when the link ends at the latest' }),
+        eventId: Type.String({ description: 'id of the retail.presence.identified.v1 event' }),
+        seq: Type.Integer({ description: 'its seq' }),
+      },
+      { description: 'linked' },
+    ),
+    200: Type.Object(
+      {
+        linked: Type.Boolean(),
+        reason: Type.String({ enum: ['no-consent', 'missing-scope'] }),
+        unlinked: Type.Optional(Type.Boolean({ description: 'an earlier link of the device ended' })),
+      },
+      { description: 'not linked: no consent, or a required scope missing' },
+    ),
+    ...errorResponses('GW_ERR_BODY_TOO_LARGE', 'GW_ERR_MEDIA_TYPE', 'GW_ERR_BUFFER_FULL'),
+  },
+};
+
+const LaneParams = Type.Object({
+  lane: Type.String({ pattern: LANE.source, description: 'the POS lane (workstationId)' }),
+});
+
+const LANE_SCHEMA: FastifySchema = {
+  summary: 'The shopper identified last at a lane (loyalty card or app code), with her cached offers',
+  tags: ['identity'],
+  params: LaneParams,
+  response: {
+    200: Type.Object({
+      lane: Type.String(),
+      identified: Type.Union([
+        Type.Object({
+          loyaltyId: Type.String(),
+          method: Type.String({ enum: ['card', 'app'] }),
+          scheme: Type.String(),
+          deviceId: Type.String(),
+          identifiedAt: Type.String({ format: 'date-time' }),
+        }),
+        Type.Null(),
+      ]),
+      offers: Type.Array(Offer),
+    }),
+  },
+};
+
+const LANE_DELETE_SCHEMA: FastifySchema = {
+  summary: 'The lane is done with the shopper: the next one starts anonymous',
+  tags: ['identity'],
+  params: LaneParams,
+  response: { 204: { description: 'forgotten', type: 'null' } },
+};
 
 /** Reads the HMAC keys of the rules that verify one, logging keys other users may read. */
 function ruleKeys(config: Config['identity'], log: Logger): Map<string, Buffer> {
@@ -267,6 +338,8 @@ export class IdentityModule implements GatewayModule {
         '/v1/identity/wifi-signin',
         {
           bodyLimit: wifi.bodyLimitBytes,
+          validatorCompiler: validatedInHandler,
+          schema: SIGNIN_SCHEMA,
           onRequest: bearerAuth({ tokens: this.tokens, scope: 'identity', metrics: gateway.metrics }),
         },
         async (req, reply) => {
@@ -292,7 +365,7 @@ export class IdentityModule implements GatewayModule {
     };
     app.get<{ Params: { lane: string } }>(
       '/v1/identity/lanes/:lane',
-      { onRequest: laneAuth },
+      { onRequest: laneAuth, validatorCompiler: validatedInHandler, schema: LANE_SCHEMA },
       async (req, reply) => {
         const lane = laneOf(req.params.lane, req);
         const who = this.lanes.get(lane, gateway.clock.now());
@@ -316,7 +389,7 @@ export class IdentityModule implements GatewayModule {
     );
     app.delete<{ Params: { lane: string } }>(
       '/v1/identity/lanes/:lane',
-      { onRequest: laneAuth },
+      { onRequest: laneAuth, validatorCompiler: validatedInHandler, schema: LANE_DELETE_SCHEMA },
       async (req, reply) => {
         const lane = laneOf(req.params.lane, req);
         this.lanes.delete(lane);

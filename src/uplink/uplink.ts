@@ -10,7 +10,7 @@ import type { Outbox, OutboxRow } from '../buffer/outbox.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { parseSize } from '../config/types.js';
-import type { EventClass } from '../events/catalog.js';
+import { type EventClass, GATEWAY_DEVICE_ID } from '../events/catalog.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { sleep } from '../util/sleep.js';
@@ -68,11 +68,32 @@ const PERMANENT_REASONS = new Map<number, string>([
 ]);
 
 const POISON_LOSSES = 10;
+
+/**
+ * True for one of the uplink's own `message-rejected` alarms. When the broker refuses such an
+ * alarm too, no alarm is raised about it: that one would be refused in turn, and so on for as long
+ * as the gateway runs. The log line and the sg_events_rejected_total metric still record it.
+ */
+function isRejectionAlarm(row: OutboxRow): boolean {
+  return row[1] === 'device' && row[2] === GATEWAY_DEVICE_ID && row[3].includes('"alarm":"message-rejected"');
+}
 const READ_BATCH = 500;
 /** Share of the window kept for live events while a backlog drains in batches. */
 const LIVE_SHARE = 0.25;
 /** Batches of the drain awaiting PUBACK hold at most this many payload bytes (and at least one batch). */
 const DRAIN_INFLIGHT_BYTES = 4 * 2 ** 20;
+/**
+ * The same while live events flow (one was published within LIVE_RECENT_MS): a live event is
+ * written to the socket behind the batches already there, so fewer bytes ahead of it keep its
+ * latency low, at some cost to the drain's pace.
+ */
+const DRAIN_INFLIGHT_BYTES_WITH_LIVE = 2 ** 20;
+const LIVE_RECENT_MS = 1000;
+/**
+ * Batch payload bytes published in one turn of the event loop (at least one batch): the drain
+ * then yields, so group commits, PUBACKs and live events are not held behind it.
+ */
+const DRAIN_TURN_BYTES = 256 * 2 ** 10;
 
 /**
  * One message awaiting PUBACK: a single event or a batch. Its rows are exactly the outbox rows with
@@ -138,9 +159,13 @@ class Lane {
  * messages. Connection attempts back off exponentially with full jitter.
  *
  * A backlog deeper than `mqtt.batch.threshold` drains in CloudEvents batches (src/uplink/batch.ts)
- * on the main lane, with at most `window − liveShare` messages in flight, while the events committed
- * after the drain began go out one per message on the live lane, within `liveShare` slots: each
- * lane is in seq order, and every batched event of a drain has a lower seq than every live event
+ * on the main lane, while the events committed after the drain began go out one per message on the
+ * live lane. The window is shared: the drain never holds more than `window − liveShare` slots
+ * (liveShare is a quarter of the window), nor more than DRAIN_INFLIGHT_BYTES of batches awaiting
+ * PUBACK (DRAIN_INFLIGHT_BYTES_WITH_LIVE while live events flow); the live lane may take every
+ * free slot, so it always has at least `liveShare`. Live rows are published before new batches,
+ * and the drain yields to the event loop after DRAIN_TURN_BYTES of batches. Each lane is in seq
+ * order, and every batched event of a drain has a lower seq than every live event
  * (docs/ARCHITECTURE.md, "Catch-up batches").
  */
 export class Uplink extends EventEmitter<{
@@ -158,6 +183,9 @@ export class Uplink extends EventEmitter<{
   private readonly main = new Lane();
   private readonly live = new Lane();
   private handOverScheduled = false;
+  private drainTurnScheduled = false;
+  /** When the live lane last published (clock ms). */
+  private lastLiveAt = Number.NEGATIVE_INFINITY;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private nextRetryAt: number | null = null;
   private readonly backoff: Backoff;
@@ -174,6 +202,12 @@ export class Uplink extends EventEmitter<{
   private probe = false;
   /** Consecutive connections lost while the probe message was the only one outstanding. */
   private probeLosses = 0;
+  /**
+   * The broker refused the birth message of the current connection (a PUBACK reason code): the
+   * gateway may not publish under its own topics, and a connection lost after that says nothing
+   * about the events in flight.
+   */
+  private birthRefused = false;
   /** Downlink topic filters, subscribed again on every connection. */
   private readonly subscriptions = new Map<string, 0 | 1>();
   /** Slots of the window kept for live events during a drain (0 with a window of 1). */
@@ -278,7 +312,8 @@ export class Uplink extends EventEmitter<{
     this.connected = true;
     this.connectedSince = this.deps.clock.now();
     this.lastError = null;
-    this.backoff.reset();
+    this.birthRefused = false;
+    const gen = this.gen;
     // Keep one slot of the broker's Receive Maximum for the state message.
     const brokerMax = receiveMaximum === undefined ? 65535 : Math.max(1, receiveMaximum - 1);
     this.window = Math.min(this.opts.mqtt.inflightWindow, brokerMax);
@@ -298,7 +333,21 @@ export class Uplink extends EventEmitter<{
       'connected to broker',
     );
     client.publish(this.topics.state, this.statePayload('online'), { qos: 1, retain: true }, (err) => {
-      if (err) this.deps.log.warn({ err }, 'birth message not acknowledged');
+      if (gen !== this.gen) return;
+      if (!err) {
+        // Backoff starts again only once the broker accepts what we publish: a broker that
+        // accepts the connection and then drops it is retried at the backoff's pace, not at once.
+        this.backoff.reset();
+        return;
+      }
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'number') return; // the connection ended first; onClose handles it.
+      this.birthRefused = true;
+      this.lastError = `birth message refused: ${err.message} (PUBACK reason 0x${code.toString(16)})`;
+      this.deps.log.error(
+        { topic: this.topics.state, reasonCode: code },
+        'the broker refused the birth message: check the store and gateway ids against the credentials and the broker ACL',
+      );
     });
     if (this.subscriptions.size > 0) {
       const filters = Object.fromEntries([...this.subscriptions].map(([f, qos]) => [f, { qos }]));
@@ -327,7 +376,9 @@ export class Uplink extends EventEmitter<{
     if (l && l.after < resume) resume = l.after;
     this.main.cursor = resume;
     if (this.drainEnd !== null) this.dropDrain();
-    if (oldest) this.onUnackedLoss(oldest, wasConnected);
+    // A connection whose birth was refused was lost for that, not for an event: no probe loss counts.
+    if (oldest) this.onUnackedLoss(oldest, wasConnected && !this.birthRefused);
+    this.birthRefused = false;
     this.main.reset();
     this.live.reset();
     this.deps.metrics.inflight.set(0);
@@ -370,10 +421,14 @@ export class Uplink extends EventEmitter<{
    * loses the connection may be too large for the broker (MQTT 3.1.1 cannot say how large a packet
    * it takes): batches are halved until one gets through, down to a single event. A message of one
    * event that alone kills the connection POISON_LOSSES times in a row is moved to dead_letter, so
-   * it cannot block the store's feed; it stays in the buffer file for store IT.
+   * it cannot block the store's feed; it stays in the buffer file for store IT. `blame` is false
+   * when the connection cannot be laid at the message's door: it never came up, or the broker
+   * refused the birth message on it (a broker whose ACL does not cover the gateway's topics drops
+   * the connection right after; dead-lettering events then would empty the buffer one event, and
+   * one `message-rejected` alarm, at a time).
    */
-  private onUnackedLoss(oldest: Sent, wasConnected: boolean): void {
-    if (this.probe && wasConnected) {
+  private onUnackedLoss(oldest: Sent, blame: boolean): void {
+    if (this.probe && blame) {
       if (oldest.rows > 1) {
         this.batchEvents = Math.max(1, Math.floor(oldest.rows / 2));
         this.deps.log.warn(
@@ -402,6 +457,7 @@ export class Uplink extends EventEmitter<{
       { seq, losses: POISON_LOSSES },
       'the broker drops the connection on this message; moved to dead_letter',
     );
+    if (isRejectionAlarm(row)) return;
     this.deps.outbox.raise(
       'message-rejected',
       'warning',
@@ -442,7 +498,7 @@ export class Uplink extends EventEmitter<{
       }
     } else if (this.liveShare > 0 && first[0] === this.live.cursor + 1) {
       lane = this.live;
-      room = this.liveShare - this.live.occupied();
+      room = this.liveRoom();
     }
     if (!lane) {
       this.pump();
@@ -458,17 +514,26 @@ export class Uplink extends EventEmitter<{
     const client = this.client;
     if (!this.connected || this.stopping || !client) return;
     if (this.drainEnd === null && this.deepBacklog()) this.startDrain();
+    // Live events first, so that they are written to the socket ahead of the next batches.
+    if (this.drainEnd !== null && this.liveShare > 0 && !this.probe)
+      this.pumpRows(client, this.live, this.liveRoom());
     if (this.drainEnd !== null) {
-      const room = this.probe ? 1 - this.occupied() : this.window - this.liveShare - this.main.occupied();
+      const room = this.probe
+        ? 1 - this.occupied()
+        : Math.min(this.window - this.liveShare - this.main.occupied(), this.window - this.occupied());
       this.pumpDrain(client, room);
     }
-    if (this.drainEnd !== null) {
-      if (this.liveShare > 0 && !this.probe)
-        this.pumpRows(client, this.live, this.liveShare - this.live.occupied());
-    } else {
+    if (this.drainEnd === null)
       this.pumpRows(client, this.main, (this.probe ? 1 : this.window) - this.occupied());
-    }
     this.deps.metrics.inflight.set(this.unacked());
+  }
+
+  /**
+   * Slots the live lane may take during a drain: every free slot of the window. The drain never
+   * takes more than `window − liveShare`, so at least `liveShare` are always the live lane's.
+   */
+  private liveRoom(): number {
+    return this.window - this.occupied();
   }
 
   /** Publishes rows after the lane's cursor, one event per message, up to `room` of them. */
@@ -545,8 +610,18 @@ export class Uplink extends EventEmitter<{
   /** Publishes batches of the backlog while `room` slots and the drain's byte budget allow. */
   private pumpDrain(client: MqttClient, room: number): void {
     const main = this.main;
-    const byteBudget = Math.max(DRAIN_INFLIGHT_BYTES, 2 * this.batchMaxBytes);
+    const liveFlows = this.deps.clock.now() - this.lastLiveAt < LIVE_RECENT_MS;
+    const byteBudget = Math.max(
+      liveFlows ? DRAIN_INFLIGHT_BYTES_WITH_LIVE : DRAIN_INFLIGHT_BYTES,
+      2 * this.batchMaxBytes,
+    );
+    let turnBytes = 0;
     while (room > 0 && main.inflightBytes < byteBudget) {
+      if (turnBytes >= DRAIN_TURN_BYTES) {
+        // Enough for one turn of the event loop: commits, PUBACKs and live events go first.
+        this.continueDrainSoon();
+        return;
+      }
       if (!this.readDone && this.carry.length - this.carryPos < this.batchEvents) this.readMore();
       const first = this.carry[this.carryPos];
       if (!first) {
@@ -571,11 +646,23 @@ export class Uplink extends EventEmitter<{
       const payload = serializeBatch(this.carry, this.carryPos, run.end);
       this.carryPos = run.end;
       main.inflightBytes += run.bytes;
+      turnBytes += run.bytes;
       this.drainBatches++;
       this.drainEventCount += sent.rows;
       this.send(client, main, sent, topic, payload, this.batchOptions);
       room--;
     }
+  }
+
+  /** Goes on with the drain on the next turn of the event loop (once, whatever the callers). */
+  private continueDrainSoon(): void {
+    if (this.drainTurnScheduled) return;
+    this.drainTurnScheduled = true;
+    const gen = this.gen;
+    setImmediate(() => {
+      this.drainTurnScheduled = false;
+      if (gen === this.gen) this.pump();
+    });
   }
 
   /** Largest batch payload for a topic: mqtt.batch.maxBytes, within the broker's Maximum Packet Size. */
@@ -587,6 +674,7 @@ export class Uplink extends EventEmitter<{
 
   private publishRow(client: MqttClient, lane: Lane, row: OutboxRow): void {
     const [seq, cls, device, payload] = row;
+    if (lane === this.live) this.lastLiveAt = this.deps.clock.now();
     const sent: Sent = { after: lane.cursor, last: seq, rows: 1, bytes: 0, cls, batch: false, acked: false };
     this.send(client, lane, sent, this.topics.event(cls, device), payload, this.publishOptions);
   }
@@ -651,19 +739,19 @@ export class Uplink extends EventEmitter<{
     const { outbox, metrics, log } = this.deps;
     if (!sent.batch) {
       const seq = sent.last;
+      const row = outbox.read(seq - 1, 1)[0];
       outbox.deadLetter(seq, reason);
       metrics.rejected.inc({ class: sent.cls, reason });
       log.error({ seq, reason }, 'broker refused a message for good; moved to dead_letter');
+      if (row && row[0] === seq && isRejectionAlarm(row)) return;
       outbox.raise('message-rejected', 'warning', `the broker refused event seq ${seq}: ${reason}`, {
         seq,
         reasonCode: code,
       });
       return;
     }
-    const seqs = outbox
-      .read(sent.after, sent.rows)
-      .filter((row) => row[0] <= sent.last)
-      .map((row) => row[0]);
+    const rows = outbox.read(sent.after, sent.rows).filter((row) => row[0] <= sent.last);
+    const seqs = rows.map((row) => row[0]);
     for (const seq of seqs) outbox.deadLetter(seq, reason);
     const from = seqs[0] ?? sent.after + 1;
     metrics.rejected.inc({ class: sent.cls, reason }, seqs.length);
@@ -671,6 +759,7 @@ export class Uplink extends EventEmitter<{
       { fromSeq: from, toSeq: sent.last, events: seqs.length, reason },
       'broker refused a batch for good; its events moved to dead_letter',
     );
+    if (rows.length > 0 && rows.every(isRejectionAlarm)) return;
     outbox.raise(
       'message-rejected',
       'warning',

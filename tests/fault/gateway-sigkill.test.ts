@@ -1,184 +1,143 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimulatedSerialScanner } from '../../simulators/serial-scanner.js';
 import type { Received } from '../../src/consumer/consumer.js';
-import { Collector } from '../helpers/collector.js';
-import { configPath, testConfig, writeConfig } from '../helpers/config.js';
-import { GatewayProcess } from '../helpers/gateway-process.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
-import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-import { FastTypist } from './helpers/typist.js';
+import { MqttProxy, Rig, SCAN } from './helpers/rig.js';
 
 const KILLS = 5;
 /** Small, so that "duplicates bounded by the window" says something. */
 const WINDOW = 50;
 /** Scans per second the scanner types, through the kills. */
-const RATE = 1000;
-/** Scans central must have from an incarnation (its own boot id) before it is killed: it is mid-stream. */
-const SCANS_BEFORE_KILL = 300;
-/** Scans typed at once before every second kill, so that it falls in the middle of a backlog drain. */
-const BURST = 5000;
-
-function lastCommittedSeq(bufferPath: string): number {
-  const db = new Database(bufferPath, { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as { value: number };
-    return Number(row.value);
-  } finally {
-    db.close();
-  }
-}
+const RATE = 500;
+/** Scans central must have from an incarnation (its own boot id) before the PUBACKs are held. */
+const SCANS_BEFORE_HOLD = 200;
 
 /*
- * "Accepted" means committed in the SQLite buffer: the daemon may lose what it had read but not yet
- * committed when it is killed (no seq was given to it), never a committed event. Seq is assigned at
- * commit, so every seq from 1 to the buffer's last_seq is an accepted event and must reach central.
+ * Row 2: the gateway is SIGKILLed while publishes wait for their PUBACK. The proxy holds back the
+ * broker's PUBACKs: the broker has the publishes (central receives them), the gateway has not been
+ * told. That is how the test knows each kill lands between publish and PUBACK: at the kill the
+ * gateway's own /v1/status reports a full window in flight, and the proxy counts the PUBACKs it
+ * kept. After the restart the gateway must resend exactly those rows: at most one window of
+ * duplicates per kill, each a byte-identical copy (same id, same seq) of an event central had.
  */
-describe('fault: gateway SIGKILLed mid-stream and restarted (built CLI, MQTT 5)', () => {
-  const cleanup: (() => Promise<void> | void)[] = [];
+describe('fault row 2: SIGKILL between publish and PUBACK (built CLI, MQTT 5)', () => {
+  let rig: Rig | undefined;
+  let gate: MqttProxy | undefined;
   afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await Promise.resolve(fn()).catch(() => {});
+    await rig?.dispose();
+    await gate?.close();
+    rig = gate = undefined;
   });
 
-  it('loses no accepted event; duplicates per kill stay within the in-flight window and repeat the same event', {
-    timeout: 150_000,
+  it('duplicates per kill stay within the in-flight window and repeat the same event; nothing is lost', {
+    timeout: 600_000,
   }, async () => {
     const t0 = performance.now();
-    const broker = await Mosquitto.start();
-    cleanup.push(() => broker.dispose());
-    const dir = tmpDir();
-    cleanup.push(() => dir.cleanup());
-    const scanner = new SimulatedSerialScanner({
-      linkPath: join(dir.path, 'scanner'),
-      framing: { suffix: '\r\n' },
+    rig = await Rig.start({
+      window: WINDOW,
+      gatewayMqttUrl: async (broker) => {
+        gate = await MqttProxy.start(broker.port);
+        return gate.url;
+      },
     });
-    await scanner.plug();
-    cleanup.push(() => scanner.unplug());
-    const collector = await Collector.start(broker.url, { protocolVersion: 5 });
-    cleanup.push(() => collector.stop());
-    const bufferPath = join(dir.path, 'buffer.db');
-    const file = writeConfig(
-      configPath(dir.path),
-      testConfig({
-        dir: dir.path,
-        mqttUrl: broker.url,
-        devices: [
-          {
-            id: 'lane-1',
-            kind: 'serial-scanner',
-            path: scanner.options.linkPath,
-            reopen: { minMs: 50, maxMs: 200 },
-          },
-        ],
-        extra: { mqtt: { inflightWindow: WINDOW } },
-      }),
-    );
-
-    let gw = GatewayProcess.run(file);
-    cleanup.push(() => gw.kill('SIGKILL').then(() => undefined));
-
-    const typist = new FastTypist({ scanner, rate: RATE, batch: 20 }).start();
-    cleanup.push(() => typist.stop().then(() => undefined));
+    const r = rig;
+    const g = gate as MqttProxy;
+    const typist = r.typist({ rate: RATE, batch: 10 });
 
     /** Scans central has from one incarnation (by its boot id). */
     const scansFrom = (bootId: string) =>
-      collector.unique('retail.scan.v1').filter((r) => r.event?.bootid === bootId).length;
-    /** Waits until central has `n` scans read by this incarnation itself: it is mid-stream. */
-    const ownScans = async (p: GatewayProcess, n: number) => {
-      const running = await p.waitForLog((l) => l.msg === 'gateway running', 'gateway running', 30_000);
-      const bootId = running.bootId as string;
-      await waitFor(() => scansFrom(bootId) >= n, `${n} scans from boot ${bootId}`, 30_000);
-      return bootId;
-    };
+      r.collector.unique(SCAN).filter((e) => e.event?.bootid === bootId).length;
 
-    /** collector.received.length when each incarnation after a kill was started. */
     const restartMarks: number[] = [];
-    const boots: string[] = [];
+    /** Per kill: the seqs the proxy saw published whose PUBACK the gateway never got. */
+    const unackedAtKill: Set<number>[] = [];
+    const inflightAtKill: number[] = [];
+    const heldAtKill: number[] = [];
+    await r.startGateway(120_000);
     for (let k = 1; k <= KILLS; k++) {
-      const bootId = await ownScans(gw, SCANS_BEFORE_KILL);
-      boots.push(bootId);
-      if (k % 2 === 0) {
-        // This kill lands while a backlog drains: the window is full, the worst case for duplicates.
-        const before = scansFrom(bootId);
-        await typist.burst(BURST);
-        await waitFor(() => scansFrom(bootId) >= before + BURST / 5, 'the burst to be draining', 30_000);
-      }
-      const { signal } = await gw.kill('SIGKILL');
+      const gw = r.gateway;
+      if (!gw) throw new Error('no gateway');
+      const running = await gw.waitForLog((l) => l.msg === 'gateway running', 'gateway running', 60_000);
+      const bootId = running.bootId as string;
+      await waitFor(
+        () => scansFrom(bootId) >= SCANS_BEFORE_HOLD,
+        `${SCANS_BEFORE_HOLD} scans from ${bootId}`,
+        60_000,
+      );
+
+      g.hold();
+      // The gateway keeps publishing until its window is full, then waits for PUBACKs that never come.
+      const status = (await waitFor(
+        async () => {
+          const s = await gw.status();
+          const up = s.uplink as { inflight: number; window: number } | null;
+          return up && up.inflight >= up.window - 1 && g.heldPubacks >= up.inflight - 1 ? up : null;
+        },
+        'a full window in flight',
+        60_000,
+        50,
+      )) as { inflight: number; window: number };
+      // The broker received those publishes: central has each of them.
+      await waitFor(() => g.heldPubacks >= status.inflight - 1, 'the held PUBACKs', 30_000);
+      inflightAtKill.push(status.inflight);
+      heldAtKill.push(g.heldPubacks);
+      const { signal } = await r.killGateway('SIGKILL');
       expect(signal).toBe('SIGKILL');
-      restartMarks.push(collector.received.length);
-      gw = GatewayProcess.run(file);
+      unackedAtKill.push(new Set([...g.publishedSeqs].filter((q) => !g.ackedSeqs.has(q))));
+      g.release();
+      restartMarks.push(r.received.length);
+      await r.startGateway(120_000);
     }
+
     // The last incarnation runs to the end: stop typing, let it drain, stop it cleanly.
-    boots.push(await ownScans(gw, SCANS_BEFORE_KILL));
     const typed = await typist.stop();
-    await gw.ready();
-    await waitFor(
-      async () => ((await gw.status()).buffer as { rows: number } | null)?.rows === 0,
-      'the buffer to drain',
-      30_000,
+    await r.waitDrained(120_000);
+    const last = r.gateway;
+    await r.killGateway('SIGTERM');
+    expect((await last?.exit)?.code).toBe(0);
+    const d = await r.delivery({ timeoutMs: 60_000 });
+
+    // Duplicates caused by kill k arrive between restart k and restart k+1.
+    const bounds = [...restartMarks, r.received.length];
+    const dupsAfter = restartMarks.map((from, k) =>
+      r.received.slice(from, bounds[k + 1]).filter((e) => e.duplicate),
     );
-    await gw.kill('SIGTERM');
-    expect((await gw.exit).code).toBe(0);
+    const dupsPerKill = dupsAfter.map((list) => list.length);
+    console.log(
+      `fault: row 2 SIGKILL between publish and PUBACK: ${KILLS} kills, window ${WINDOW}; at each kill the gateway ` +
+        `reported [${inflightAtKill.join(', ')}] in flight and the proxy held [${heldAtKill.join(', ')}] PUBACKs; ` +
+        `duplicates per kill [${dupsPerKill.join(', ')}], all same id and byte-identical: ${d.divergentDuplicates === 0}; ` +
+        `${typed} scans typed, ${d.lastSeq} events accepted, lost ${d.lostSeqs.length}; ` +
+        `${Math.round((performance.now() - t0) / 1000)} s`,
+    );
 
-    expect(existsSync(bufferPath)).toBe(true);
-    const lastSeq = lastCommittedSeq(bufferPath);
-    const uniqueSeqs = () => new Set(collector.unique().map((r) => r.event?.seq as number));
-    await waitFor(() => uniqueSeqs().size >= lastSeq, `all ${lastSeq} accepted events at central`, 30_000);
-
-    // No accepted event lost: every seq 1..last_seq arrived, and nothing beyond it.
-    const seen = uniqueSeqs();
-    const lost: number[] = [];
-    for (let s = 1; s <= lastSeq; s++) if (!seen.has(s)) lost.push(s);
-    expect(lost, `lost seqs: ${lost.slice(0, 20).join(', ')}`).toEqual([]);
-    expect(Math.max(...seen)).toBe(lastSeq);
-    expect(collector.consumer.counts.gaps).toBe(0);
-    expect(collector.received.filter((r) => r.issues.length > 0)).toEqual([]);
-
+    expect(d.lostSeqs.slice(0, 20), `${d.lostSeqs.length} accepted seqs lost`).toEqual([]);
+    expect(d.invalid).toBe(0);
+    expect(r.collector.consumer.counts.gaps).toBe(0);
+    // No duplicate before the first kill.
+    expect(r.received.slice(0, restartMarks[0]).filter((e) => e.duplicate)).toEqual([]);
+    for (const [k, dups] of dupsAfter.entries()) {
+      // The kill landed between publish and PUBACK: the window was full and its PUBACKs held.
+      expect(inflightAtKill[k]).toBeGreaterThanOrEqual(WINDOW - 1);
+      // Bounded by the window, and at least one (the held publishes had reached central).
+      expect(dups.length, `duplicates after kill ${k + 1}`).toBeLessThanOrEqual(WINDOW);
+      expect(dups.length, `duplicates after kill ${k + 1}`).toBeGreaterThan(0);
+      // Each duplicate is one of the publishes whose PUBACK was held when the gateway was killed.
+      const unacked = unackedAtKill[k] as Set<number>;
+      const others = dups.map((e) => e.event?.seq as number).filter((q) => !unacked.has(q));
+      expect(others, `duplicates after kill ${k + 1} that had been acknowledged`).toEqual([]);
+    }
+    // Same seq ⇒ same id and byte-identical envelope.
+    expect(d.divergentDuplicates).toBe(0);
+    const first = new Map<number, Received>();
+    for (const e of r.received) {
+      const seq = e.event?.seq as number;
+      const f = first.get(seq);
+      if (!f) first.set(seq, e);
+      else expect(e.event?.id, `id of seq ${seq}`).toBe(f.event?.id);
+    }
     // Unique events arrive in seq order (a resend never overtakes).
-    const seqs = collector.unique().map((r) => r.event?.seq as number);
+    const seqs = r.collector.unique().map((e) => e.event?.seq as number);
     const outOfOrder = seqs.findIndex((s, i) => i > 0 && s <= (seqs[i - 1] as number));
     expect(outOfOrder, `seq ${seqs[outOfOrder]} arrived after ${seqs[outOfOrder - 1]}`).toBe(-1);
-
-    // A duplicate is the same event: same seq ⇒ same id and byte-identical payload.
-    const bySeq = new Map<number, Received[]>();
-    for (const r of collector.received) {
-      const seq = r.event?.seq as number;
-      bySeq.set(seq, [...(bySeq.get(seq) ?? []), r]);
-    }
-    for (const [seq, copies] of bySeq) {
-      if (copies.length < 2) continue;
-      const first = JSON.stringify(copies[0]?.event);
-      for (const c of copies) expect(JSON.stringify(c.event), `copies of seq ${seq}`).toBe(first);
-    }
-
-    // Duplicates caused by kill k are resent by the incarnation started after it: they arrive between
-    // restart k and restart k+1. Each kill may repeat at most one window: rows published but not
-    // acknowledged, or acknowledged with their delete not yet committed (both hold a window slot).
-    const bounds = [...restartMarks, collector.received.length];
-    const dupsPerKill = restartMarks.map(
-      (from, k) => collector.received.slice(from, bounds[k + 1]).filter((r) => r.duplicate).length,
-    );
-    const earlyDups = collector.received.slice(0, restartMarks[0]).filter((r) => r.duplicate).length;
-    expect(earlyDups).toBe(0);
-    for (const [k, n] of dupsPerKill.entries()) {
-      expect(n, `duplicates after kill ${k + 1}`).toBeLessThanOrEqual(WINDOW);
-    }
-
-    // Every incarnation opened the scanner and said so, once.
-    const connected = collector
-      .unique('retail.device.status.v1')
-      .filter((r) => r.event?.data.state === 'connected')
-      .map((r) => r.event?.bootid);
-    expect(connected).toEqual(boots);
-
-    const scans = collector.unique('retail.scan.v1').length;
-    console.log(
-      `gateway SIGKILL: ${KILLS} kills, ${typed} scans typed, ${lastSeq} events accepted (${scans} scans), ` +
-        `all delivered; duplicates per kill [${dupsPerKill.join(', ')}] (window ${WINDOW}), ` +
-        `${collector.consumer.counts.duplicates} in all; ${Math.round((performance.now() - t0) / 1000)} s`,
-    );
   });
 });

@@ -51,6 +51,8 @@ function echoModule(tokensFile: string): GatewayModule {
         },
         async (req) => req.body,
       );
+      // A read route that declares no schema at all: the API's defaults still validate it.
+      app.get('/v1/test/items/:item', async (req) => ({ params: req.params, query: req.query }));
     },
   };
 }
@@ -137,6 +139,17 @@ describe('local API security (real listen on 127.0.0.1, port 0)', () => {
       expect(await scope.json()).toMatchObject({ error: 'GW_ERR_FORBIDDEN' });
       const ok = await post('/v1/pos/transactions', transaction(1), bearer(api.tokens.lane1));
       expect(ok.status).toBe(202);
+    });
+
+    it('per-lane tokens: a lane token acts only for its own lane, a * token for every lane', async () => {
+      const lane2 = { ...transaction(11), workstationId: 'lane-2' };
+      const other = await post('/v1/pos/transactions', lane2, bearer(api.tokens.lane1));
+      expect(other.status).toBe(403);
+      expect(await other.json()).toMatchObject({ error: 'GW_ERR_FORBIDDEN' });
+      expect((await post('/v1/pos/transactions', lane2, bearer(api.tokens.store))).status).toBe(202);
+      expect((await post('/v1/pos/transactions', transaction(12), bearer(api.tokens.lane1))).status).toBe(
+        202,
+      );
     });
 
     it('the Meraki receiver refuses a wrong secret with 403 and takes the right one', async () => {
@@ -261,6 +274,38 @@ describe('local API security (real listen on 127.0.0.1, port 0)', () => {
         error: 'GW_ERR_REQUEST_INVALID',
         details: [{ path: '/' }],
       });
+    });
+
+    it('every route has a schema for its query string and path parameters, every write route for its body', () => {
+      const routes = apiRoutes(api.running.api as never);
+      expect(routes.length).toBeGreaterThan(15);
+      for (const r of routes) {
+        const what = `${r.method} ${r.url}`;
+        expect(r.schemas.querystring, what).toBe(true);
+        if (r.url.includes(':')) expect(r.schemas.params, what).toBe(true);
+        if (['POST', 'PUT', 'PATCH'].includes(r.method)) expect(r.schemas.body, what).toBe(true);
+      }
+    });
+
+    it('a route that declares no schema takes no query parameters and only short printable ids as path parameters', async () => {
+      const ok = await get('/v1/test/items/sku-42');
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ params: { item: 'sku-42' }, query: {} });
+      const cases: [string, string][] = [
+        ['/v1/test/items/sku-42?loyaltyId=x', '/'],
+        [`/v1/test/items/${'a'.repeat(65)}`, '/item'],
+        ['/v1/test/items/two%20words', '/item'],
+      ];
+      for (const [path, failing] of cases) {
+        const res = await get(path);
+        expect(res.status, path).toBe(400);
+        const body = (await res.json()) as { error: string; details: { path: string }[] };
+        expect(body.error, path).toBe('GW_ERR_REQUEST_INVALID');
+        expect(
+          body.details.map((d) => d.path),
+          path,
+        ).toContain(failing);
+      }
     });
 
     it('names the failing paths of a query string on every kind of route', async () => {

@@ -61,6 +61,28 @@ describe('store-gateway demo', () => {
     const seqs = events.map((m) => Number(m[1]));
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
 
+    // The identification step (docs/IDENTITY.md): she signs in on Wi-Fi, her app code is scanned at
+    // lane 2, the lane fetches her offer, her coupon is scanned, and the transaction carries her id.
+    const seqOf = (type: string, device: string) => events.find((m) => m[2] === type && m[3] === device)?.[1];
+    expect(seqOf('presence.identified', 'presence'), 'a Wi-Fi sign-in').toBeDefined();
+    const identified = Number(seqOf('loyalty.identified', 'lane-2-scanner'));
+    const coupon = Number(seqOf('coupon.scanned', 'lane-2-scanner'));
+    expect(identified, 'the app code identified her at lane 2').toBeGreaterThan(0);
+    expect(coupon, 'her coupon at lane 2').toBeGreaterThan(identified);
+    expect(
+      events.some(
+        (m) =>
+          m[2] === 'pos.transaction' &&
+          m[3] === 'lane-2' &&
+          Number(m[1]) > identified &&
+          /\bloyalty\b/.test(m[4] ?? ''),
+      ),
+      'a lane-2 transaction with a loyalty id after she was identified',
+    ).toBe(true);
+    expect(r.stderr).toMatch(
+      /^identity: [1-9]\d* app checkouts, [1-9]\d* transactions with her loyalty id, [1-9]\d* with her offer; [1-9]\d* Wi-Fi sign-ins linked/m,
+    );
+
     const s = summary(r.stderr);
     expect(s).not.toBeNull();
     expect(s).toMatchObject({ invalid: 0, duplicates: 0, missing: 0 });

@@ -120,7 +120,7 @@ describe('identity canary: payment tokens, a hashed loyalty id and a signed-in M
       },
     });
     gw = GatewayProcess.run(writeConfig(configPath(dir.path), config));
-    await gw.ready();
+    await gw.ready(60_000);
     const scan = async (text: string, aim: string) => {
       sent.push(text);
       await scanner.scan({ text, aim });
@@ -170,7 +170,7 @@ describe('identity canary: payment tokens, a hashed loyalty id and a signed-in M
       20_000,
     );
     await gw.kill('SIGTERM');
-  });
+  }, 180_000);
 
   afterAll(async () => {
     if (gw?.alive) await gw.kill();

@@ -1,16 +1,15 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { SimulatedSerialScanner } from '../../simulators/serial-scanner.js';
 import { FREEZE_ENV } from '../../src/systemd/freeze-hook.js';
-import { loadUnixDgram, parseNotifyMessage, type UnixDgramSocket } from '../../src/systemd/notify.js';
 import { configPath, testConfig, writeConfig } from '../helpers/config.js';
 import { GatewayProcess } from '../helpers/gateway-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { isWatchdogPing, NotifyReceiver } from '../helpers/notify-socket.js';
 import { freePort } from '../helpers/ports.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { waitFor } from '../helpers/wait.js';
 
 /*
  * The real CLI (`store-gateway run`) as systemd runs it: NOTIFY_SOCKET names a datagram socket this
@@ -19,48 +18,7 @@ import { waitFor } from '../helpers/wait.js';
  * exercised here: there is no systemd as PID 1 in this environment.
  */
 
-interface Message {
-  fields: Record<string, string>;
-  /** Whether the buffer file existed when the message arrived (checked on arrival). */
-  bufferExisted: boolean;
-}
-
-/** The service manager's end of NOTIFY_SOCKET: every datagram, in arrival order. */
-class NotifyReceiver {
-  readonly messages: Message[] = [];
-  private readonly socket: UnixDgramSocket;
-
-  constructor(
-    readonly path: string,
-    bufferPath: string,
-  ) {
-    this.socket = loadUnixDgram().createSocket('unix_dgram', (buf) => {
-      this.messages.push({
-        fields: parseNotifyMessage(buf.toString()),
-        bufferExisted: existsSync(bufferPath),
-      });
-    });
-    this.socket.bind(path);
-  }
-
-  /** Index of the first message after `from` that satisfies `pred`, waiting for it. */
-  async next(pred: (f: Record<string, string>) => boolean, what: string, from = 0, timeoutMs = 60_000) {
-    return waitFor(
-      () => {
-        const i = this.messages.findIndex((m, idx) => idx >= from && pred(m.fields));
-        return i >= 0 ? i + 1 : 0; // +1: index 0 must be truthy
-      },
-      what,
-      timeoutMs,
-    ).then((i) => i - 1);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
-const isPing = (f: Record<string, string>) => f.WATCHDOG === '1';
+const isPing = isWatchdogPing;
 
 // Each test starts the CLI, which takes seconds on a loaded 2-core machine.
 describe('store-gateway run under systemd (Type=notify, watchdog)', { timeout: 120_000 }, () => {
@@ -111,7 +69,7 @@ describe('store-gateway run under systemd (Type=notify, watchdog)', { timeout: 1
     await scanner.plug();
     const proc = start();
     const ready = await receiver.next((f) => f.READY === '1', 'READY=1');
-    const readyMsg = receiver.messages[ready] as Message;
+    const readyMsg = receiver.at(ready);
     // Nothing before READY, and by then the buffer exists, the scanner is open and the API listens.
     expect(ready).toBe(0);
     expect(readyMsg.bufferExisted).toBe(true);

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
+import { generate } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import type { OutboxRow } from '../../src/buffer/outbox.js';
+import { formatSummary } from '../../src/cli/tail.js';
 import { checkMessage, SeqTracker } from '../../src/consumer/consumer.js';
 import type { EventClass } from '../../src/events/catalog.js';
 import { EventFactory } from '../../src/events/envelope.js';
@@ -143,6 +145,49 @@ describe('payloadLimit: what fits in the broker Maximum Packet Size', () => {
     );
     // MQTT 3.1.1: no properties at all.
     expect(payloadLimit(10_000, topic)).toBe(10_000 - 5 - 2 - topic.length - 2);
+  });
+
+  it('a PUBLISH with a payload of that size, encoded by mqtt.js, fits the limit (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 512, max: 3_000_000 }),
+        fc.string({ minLength: 1, maxLength: 200 }).map((s) => `stores/0421/gateways/gw-1/events/scan/${s}`),
+        fc.boolean(),
+        (maxPacketSize, topic, v5) => {
+          const limit = payloadLimit(maxPacketSize, topic, v5 ? BATCH_CONTENT_TYPE : undefined);
+          const packet = generate(
+            {
+              cmd: 'publish',
+              qos: 1,
+              dup: false,
+              retain: false,
+              messageId: 65535,
+              topic,
+              payload: Buffer.alloc(limit, 0x5b),
+              ...(v5 ? { properties: { contentType: BATCH_CONTENT_TYPE } } : {}),
+            },
+            { protocolVersion: v5 ? 5 : 4 },
+          );
+          expect(packet.length).toBeLessThanOrEqual(maxPacketSize);
+          // At most the 3 bytes a shorter remaining-length field leaves unused.
+          expect(packet.length).toBeGreaterThanOrEqual(maxPacketSize - 3);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('the tail summary', () => {
+  const counts = { received: 5, invalid: 0, duplicates: 1, gaps: 2, messages: 5, batches: 0 };
+  it('mentions batches only when some arrived', () => {
+    expect(formatSummary(counts)).toBe('5 events, 0 invalid, 1 duplicates, 2 missing');
+    expect(formatSummary({ ...counts, received: 1200, messages: 3, batches: 3 })).toBe(
+      '1200 events (3 batches), 0 invalid, 1 duplicates, 2 missing',
+    );
+    expect(formatSummary({ ...counts, messages: 1, batches: 1 })).toBe(
+      '5 events (1 batch), 0 invalid, 1 duplicates, 2 missing',
+    );
   });
 });
 

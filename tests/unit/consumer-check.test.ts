@@ -81,14 +81,18 @@ describe('checkEvent', () => {
     expect(r.issues).toEqual([{ path: '/type', message: 'unknown event type retail.unknown.v1' }]);
   });
 
-  it.each(['null', '42', '"text"', '[]'])(
-    'reports JSON that is not an event (%s) as an unknown type',
-    (json) => {
-      const r = checkEvent(json);
-      expect(r.issues).toHaveLength(1);
-      expect(r.issues[0]?.path).toBe('/type');
-    },
-  );
+  // The whole document is wrong, not its `type`: reported at the root, with no event returned,
+  // like a payload that is not JSON at all.
+  it.each(['null', '42', '"text"', '[]', '[{}]'])('reports JSON that is not an object (%s) at /', (json) => {
+    const r = checkEvent(json);
+    expect(r.event).toBeNull();
+    expect(r.issues).toEqual([{ path: '/', message: 'not a JSON object' }]);
+  });
+
+  it('reports an object without a type at /type', () => {
+    const r = checkEvent('{}');
+    expect(r.issues).toEqual([{ path: '/type', message: 'unknown event type undefined' }]);
+  });
 
   it.each(['', '{', 'not json', '\u0000\u0001'])('reports a payload that is not JSON (%j)', (payload) => {
     const r = checkEvent(Buffer.from(payload));

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   appToken,
@@ -11,13 +13,16 @@ import {
 import { withCheckDigit } from '../../simulators/barcodes.js';
 import { interpretScan } from '../../src/barcode/interpret.js';
 import { validateConfig } from '../../src/config/load.js';
+import { isGatewayError } from '../../src/errors.js';
 import type { EventData } from '../../src/events/catalog.js';
 import { EventFactory } from '../../src/events/envelope.js';
 import { hmacTagValid, luhnValid } from '../../src/identity/checks.js';
 import { classifyScan } from '../../src/identity/classify.js';
 import type { IdentityConfig, MatchRule } from '../../src/identity/config.js';
+import { readableByOthers, readKeyFile } from '../../src/identity/keys.js';
 import { compileRules, identityConfigIssues } from '../../src/identity/rules.js';
 import { identifyScan, type ScanIdentityDeps } from '../../src/identity/scan-identity.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const NOW = Date.UTC(2026, 10, 24, 9, 30, 0);
 const KEY = randomBytes(32);
@@ -305,6 +310,37 @@ describe('checks and config rules', () => {
       { path: '/identity/loyaltyKeyFile', message: 'is required with loyaltyIds: hashed' },
     ]);
     expect(identityConfigIssues(section({ loyalty: [LOYALTY_CARD_RULE, APP] }))).toEqual([]);
+  });
+
+  it('key files: GW_ERR_KEY_FILE when missing or shorter than 16 bytes, naming the file, never the content', () => {
+    const dir = tmpDir('sg-identity-keys-');
+    try {
+      const ok = join(dir.path, 'ok.key');
+      writeFileSync(ok, 'a-secret-of-24-bytes-xyz\n', { mode: 0o600 });
+      expect(readKeyFile(ok, 'identity.loyaltyKeyFile').toString()).toBe('a-secret-of-24-bytes-xyz');
+      expect(readableByOthers(ok)).toBe(false);
+      chmodSync(ok, 0o644);
+      expect(readableByOthers(ok)).toBe(true);
+      const short = join(dir.path, 'short.key');
+      writeFileSync(short, 'tiny-secret-15b\n');
+      const thrown = (path: string) => {
+        try {
+          readKeyFile(path, 'identity rule loyalty-app');
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      };
+      for (const path of [short, join(dir.path, 'missing.key')]) {
+        const err = thrown(path);
+        expect(isGatewayError(err, 'GW_ERR_KEY_FILE'), path).toBe(true);
+        expect((err as Error).message).toContain('identity rule loyalty-app');
+        expect((err as Error).message).toContain(path);
+        expect((err as Error).message).not.toContain('tiny-secret');
+      }
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('the config schema refuses a pattern that is not a regular expression', () => {

@@ -146,3 +146,53 @@ describe('OpenAPI document of the local API', () => {
     expect(js.body).toContain("fetch('/docs/openapi.json')");
   });
 });
+
+describe('OpenAPI document with identity on (identity.enabled, identity.wifi.enabled)', () => {
+  const dir = tmpDir('sg-openapi-identity-');
+  let gateway: Gateway;
+  let api: FastifyInstance;
+  let doc: Doc;
+
+  beforeAll(async () => {
+    const { config } = fullApiConfig(dir.path, `mqtt://127.0.0.1:${await freePort()}`, {
+      identity: { enabled: true, wifi: { enabled: true } },
+    });
+    gateway = buildGateway(config, { log: silentLogger() });
+    await gateway.start();
+    api = buildApi(gateway);
+    await api.ready();
+    doc = (await api.inject({ url: '/docs/openapi.json' })).json() as Doc;
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await gateway?.stop();
+    dir.cleanup();
+  });
+
+  it('documents the identity routes like every other: tag, success answer, the body they read', async () => {
+    const identity = apiRoutes(api).filter((r) => r.url.startsWith('/v1/identity/'));
+    expect(identity.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
+      'DELETE /v1/identity/lanes/:lane',
+      'GET /v1/identity/lanes/:lane',
+      'POST /v1/identity/wifi-signin',
+    ]);
+    for (const r of identity) {
+      const op = doc.paths[r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')]?.[
+        r.method.toLowerCase()
+      ] as Operation & {
+        tags?: string[];
+      };
+      const what = `${r.method} ${r.url}`;
+      expect(op.summary, what).toBeTruthy();
+      expect(op.tags, what).toEqual(['identity']);
+      expect(
+        Object.keys(op.responses).some((c) => c.startsWith('2')),
+        what,
+      ).toBe(true);
+      if (r.method === 'POST')
+        expect(op.requestBody?.content['application/json']?.schema, what).toBeDefined();
+    }
+    await SwaggerParser.validate(structuredClone(doc) as never);
+  });
+});

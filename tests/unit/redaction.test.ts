@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summarize } from '../../src/api/recent-events.js';
 import { type Running, startGateway } from '../../src/cli/run.js';
+import type { EventClass } from '../../src/events/catalog.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -24,6 +26,7 @@ import {
  */
 
 const LOYALTY = 'LOY-0421-REDACT-7781';
+const HASH = '9f8e7d6c5b4a39281706f5e4';
 const MAC_FORMS = (mac: string) => [mac, mac.toUpperCase(), mac.replace(/:/g, ''), mac.replace(/:/g, '-')];
 
 /** A logger exactly as `store-gateway run` makes it, at trace, into a file. */
@@ -74,10 +77,115 @@ describe('REDACT_PATHS: the backstop for objects bound to a log line', () => {
       { req: { body: { loyaltyAccountId: LOYALTY } }, request: { body: { anything: token } } },
       'g',
     );
+    file.log.info(
+      { signin: { accountId: LOYALTY, mac: CLIENT_MAC }, accountId: LOYALTY, link: { loyaltyHash: HASH } },
+      'h',
+    );
     const text = await file.text();
-    expect(text.split('\n').filter(Boolean)).toHaveLength(8);
+    expect(text.split('\n').filter(Boolean)).toHaveLength(9);
     expect(text).toContain('[redacted]');
-    expectClean(text, [token, LOYALTY, MERAKI_SECRET, 'pw-9c1e77', ...MAC_FORMS(CLIENT_MAC)]);
+    expectClean(text, [token, LOYALTY, HASH, MERAKI_SECRET, 'pw-9c1e77', ...MAC_FORMS(CLIENT_MAC)]);
+  });
+});
+
+describe('the status page summaries (GET /v1/status/events) name what happened, never who', () => {
+  const SUBJECT = 'w-5f2a9c0d1e7b';
+  const row = (seq: number, cls: EventClass, type: string, data: Record<string, unknown>) =>
+    summarize([
+      seq,
+      cls,
+      'lane-1',
+      JSON.stringify({ type, time: '2026-11-24T10:00:00.000Z', data: { deviceId: 'lane-1', ...data } }),
+    ]);
+
+  it('shows a product scan, but a loyalty card, a payment token or a URL only by what it is', () => {
+    const product = row(1, 'scan', 'retail.scan.v1', { symbology: 'ean-13', text: '4006381333931' });
+    expect(product.summary).toBe('ean-13 4006381333931');
+    const summaries = [
+      row(2, 'scan', 'retail.scan.v1', {
+        symbology: 'qr',
+        text: LOYALTY,
+        category: 'loyalty',
+        scheme: 'app',
+      }),
+      row(3, 'scan', 'retail.scan.v1', {
+        symbology: 'code-128',
+        text: LOYALTY,
+        category: 'unknown',
+        sensitive: 'loyalty-id',
+      }),
+      row(4, 'scan', 'retail.scan.v1', {
+        symbology: 'qr',
+        text: '[withheld]',
+        category: 'payment-token',
+        tokenRef: 'pt_0a1b2c3d4e5f',
+      }),
+      row(5, 'scan', 'retail.scan.v1', {
+        symbology: 'qr',
+        text: `https://app.example.com/l/${LOYALTY}?t=${LOYALTY}`,
+        category: 'url',
+      }),
+      row(6, 'pos', 'retail.pos.transaction.v1', {
+        sequenceNumber: 7,
+        loyaltyAccountId: LOYALTY,
+        operatorId: 'op-17',
+        lineItems: [],
+        totals: { grand: 2.49 },
+        currencyCode: 'EUR',
+      }),
+      row(7, 'scan', 'retail.loyalty.identified.v1', {
+        lane: 'lane-1',
+        method: 'card',
+        scheme: 'store-card',
+        loyaltyId: LOYALTY,
+      }),
+      row(8, 'scan', 'retail.loyalty.identified.v1', {
+        lane: 'lane-1',
+        method: 'app',
+        scheme: 'app',
+        loyaltyHash: 'a1b2c3d4e5f60718',
+      }),
+      row(9, 'presence', 'retail.presence.identified.v1', {
+        subject: SUBJECT,
+        source: 'wifi',
+        method: 'wifi-signin',
+        loyaltyId: LOYALTY,
+      }),
+      row(10, 'presence', 'retail.presence.enter.v1', {
+        subject: SUBJECT,
+        subjectType: 'device',
+        source: 'wifi',
+        zone: 'produce',
+        loyaltyId: LOYALTY,
+      }),
+      row(11, 'scan', 'retail.coupon.scanned.v1', {
+        lane: 'lane-1',
+        format: 'gs1-8112',
+        raw: '0123456789012345',
+        valid: true,
+        serialNumber: '123456789',
+      }),
+    ];
+    expect(summaries.map((s) => s.summary)).toEqual([
+      'qr [loyalty] app',
+      'code-128 [unknown]',
+      'qr [payment-token]',
+      'qr [url] https://app.example.com',
+      '#7 0 lines 2.49 EUR',
+      'card store-card at lane-1',
+      'app app at lane-1',
+      'wifi wifi-signin',
+      'device wifi → produce',
+      'gs1-8112 valid at lane-1',
+    ]);
+    expectClean(JSON.stringify(summaries), [
+      LOYALTY,
+      SUBJECT,
+      'a1b2c3d4e5f60718',
+      'pt_0a1b2c3d',
+      'op-17',
+      '123456789',
+    ]);
   });
 });
 

@@ -87,7 +87,9 @@ describe('systemd/store-gateway.service', () => {
       ['mqtt-password', 'store-gateway.mqtt-password'],
       ['mqtt-client-key', 'store-gateway.mqtt-client-key'],
       ['api-tokens', 'store-gateway.api-tokens'],
+      ['meraki-validator', 'store-gateway.meraki-validator'],
       ['meraki-secret', 'store-gateway.meraki-secret'],
+      ['loyalty-app-key', 'store-gateway.loyalty-app-key'],
     ]);
     const ops = readFileSync(rootPath('docs', 'OPERATIONS.md'), 'utf8');
     for (const [id, file] of creds) {
