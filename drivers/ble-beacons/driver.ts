@@ -91,7 +91,7 @@ export class BleBeaconsDriver implements Driver<BleBeaconsConfig, BleTransport> 
   private async run(ctx: Ctx, firstAttempt: () => void): Promise<void> {
     const { config } = ctx;
     const signal = this.abort.signal;
-    const backoff = new Backoff(config.reopen.minMs, config.reopen.maxMs, () => 1);
+    const backoff = Backoff.doubling(config.reopen.minMs, config.reopen.maxMs);
     const path = config.replay ? `replay:${config.replay}` : `hci${config.hciDeviceId ?? 0}`;
     let attempt = 0;
     while (!signal.aborted) {

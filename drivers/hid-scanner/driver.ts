@@ -72,7 +72,7 @@ export class HidScannerDriver implements Driver<HidScannerConfig, HidTransport> 
   private async run(ctx: Ctx, firstAttempt: () => void): Promise<void> {
     const { config } = ctx;
     const signal = this.abort.signal;
-    const backoff = new Backoff(config.reopen.minMs, config.reopen.maxMs, () => 1);
+    const backoff = Backoff.doubling(config.reopen.minMs, config.reopen.maxMs);
     let attempt = 0;
     while (!signal.aborted) {
       let opened: { device: HidDeviceLike; decoder: ReportDecoder };

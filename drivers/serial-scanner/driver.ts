@@ -75,7 +75,7 @@ export class SerialScannerDriver implements Driver<SerialScannerConfig, SerialTr
   private async run(ctx: Ctx, firstAttempt: () => void): Promise<void> {
     const { config, transport } = ctx;
     const signal = this.abort.signal;
-    const backoff = new Backoff(config.reopen.minMs, config.reopen.maxMs, () => 1);
+    const backoff = Backoff.doubling(config.reopen.minMs, config.reopen.maxMs);
     let attempt = 0;
     while (!signal.aborted) {
       let port: SerialPortLike;

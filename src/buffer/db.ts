@@ -33,6 +33,11 @@ export interface OpenedBuffer {
 export function openBufferDb(opts: OpenOptions, log: Logger, now: () => number = Date.now): OpenedBuffer {
   mkdirSync(dirname(opts.path), { recursive: true });
   try {
+    // A clean close removes both the WAL and the shared-memory file; a crash leaves both. A
+    // shared-memory file without its WAL means the WAL (with commits not yet checkpointed) was
+    // lost: the file alone would silently miss those rows, so it is treated as damaged.
+    if (existsSync(opts.path) && existsSync(`${opts.path}-shm`) && !existsSync(`${opts.path}-wal`))
+      throw new CorruptBufferError('the WAL file is missing after an unclean stop');
     return { db: openChecked(opts) };
   } catch (err) {
     if (!isCorruption(err)) throw err;

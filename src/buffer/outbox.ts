@@ -99,6 +99,8 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
   private readonly refusedUnlogged = new Map<string, number>();
   private refusedLoggedAt = Number.NEGATIVE_INFINITY;
   private refusalLogTimer: NodeJS.Timeout | undefined;
+  /** Set while commits fail with SQLITE_FULL: the disk-low alarm that could not be written yet. */
+  private diskFullSince: number | undefined;
 
   static open(opts: OutboxOptions, deps: OutboxDeps): Outbox {
     const opened = openBufferDb(opts, deps.log, () => deps.clock.now());
@@ -234,8 +236,20 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
       this.deps.log.error({ err, rows: allowed.length }, 'buffer commit failed; events refused');
       for (const p of allowed)
         this.refuse(p, full ? 'GW_ERR_BUFFER_FULL' : 'GW_ERR_BUFFER_IO', full ? 'full' : 'io');
+      // An alarm cannot be written while the disk is full: it is owed, and raised by the first
+      // commit that succeeds again, saying since when events were refused.
+      if (full && allowed.length > 0 && !this.atPageLimit()) this.diskFullSince ??= this.deps.clock.now();
       if (allowed.length === 0) this.schedule();
       return;
+    }
+    if (this.diskFullSince !== undefined && allowed.length > 0) {
+      const since = this.diskFullSince;
+      this.diskFullSince = undefined;
+      this.deps.log.error({ since: new Date(since).toISOString() }, 'the disk was full: events were refused');
+      this.raise('disk-low', 'critical', 'the disk was full: events were refused until now', {
+        refusedSince: new Date(since).toISOString(),
+        stats: this.stats(),
+      });
     }
     let deleted = 0;
     for (const a of acks) deleted += a.deleted;
@@ -360,6 +374,13 @@ export class Outbox extends EventEmitter<{ committed: [rows: readonly OutboxRow[
     } else {
       this.deps.log.warn('buffer has room again: intake resumed');
     }
+  }
+
+  /** Whether the file has reached its budget (max_page_count): SQLITE_FULL then is the budget, not the disk. */
+  private atPageLimit(): boolean {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const max = this.db.pragma('max_page_count', { simple: true }) as number;
+    return pages >= max - 8;
   }
 
   /** Deletes the oldest presence rows until at least `bytes` are freed; returns what was freed. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { DEVICE_KINDS, type DeviceKind } from '../drivers/kinds.js';
 import { GatewayError } from '../errors.js';
+import { identityConfigIssues } from '../identity/rules.js';
 import { presenceConfigIssues } from '../presence/config-rules.js';
 import { createAjv, describeErrors, type SchemaIssue } from '../schema/ajv.js';
 import { type Config, GatewayConfig } from './schema.js';
@@ -50,6 +51,8 @@ export function validateConfig(input: unknown): ConfigResult {
   issues.push(...semanticIssues(cfg));
   // Presence rules need the whole section with its defaults: only once the schema is satisfied.
   if (issues.length === 0) issues.push(...presenceConfigIssues(value as Config));
+  const identity = (value as Config).identity;
+  if (issues.length === 0 && identity) issues.push(...identityConfigIssues(identity));
   if (issues.length > 0) return { ok: false, issues };
   const config = value as Config;
   config.buffer.maxBytes = parseSize(config.buffer.maxBytes);

@@ -67,7 +67,7 @@ export const MqttConfig = Section(
         minMs: Type.Integer({ minimum: 50, default: 500, description: 'first reconnect delay' }),
         maxMs: Type.Integer({ minimum: 100, default: 30000, description: 'longest reconnect delay' }),
       },
-      'exponential backoff with full jitter between connection attempts',
+      'exponential backoff with jitter between connection attempts',
     ),
     batch: Section(
       {

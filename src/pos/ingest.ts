@@ -174,7 +174,17 @@ export class PosIngest {
   ): Promise<Answer> {
     const { store, clock, factory } = this.deps;
     const ev = previous ?? factory.create('retail.pos.transaction.v1', tx.workstationId, tx, clock.now());
-    store.begin(keys, hash, ev, clock.now());
+    try {
+      store.begin(keys, hash, ev, clock.now());
+    } catch (err) {
+      // The answer store shares the disk with the buffer: a full or failing disk refuses the
+      // transaction (503, the lane retries) like a full buffer does, never a 500.
+      const code = String((err as { code?: string }).code ?? '');
+      if (code === 'SQLITE_FULL') throw new GatewayError('GW_ERR_BUFFER_FULL');
+      if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_READONLY')
+        throw new GatewayError('GW_ERR_BUFFER_IO');
+      throw err;
+    }
     let seq: number;
     try {
       seq = await this.deps.accept(ev);

@@ -1,10 +1,12 @@
 import {
   closeSync,
+  copyFileSync,
   existsSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
+  rmSync,
   statSync,
   truncateSync,
   unlinkSync,
@@ -45,10 +47,16 @@ function flip(path: string, offset: number, len: number): void {
 }
 
 /** What SQLite says of a file, without the gateway: quick_check's answer or the error it raises. */
+/**
+ * SQLite's own verdict on the main file, read from a copy: opening the buffer itself would create
+ * a new -wal and -shm beside it and hide the traces the gateway looks for.
+ */
 async function sqliteVerdict(path: string): Promise<string> {
   const { default: Database } = await import('better-sqlite3');
+  const copy = `${path}.verdict-copy`;
+  copyFileSync(path, copy);
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = new Database(copy, { readonly: true, fileMustExist: true });
     try {
       const rows = db.pragma('quick_check') as { quick_check: string }[];
       return rows.map((r) => r.quick_check).join('; ');
@@ -57,6 +65,8 @@ async function sqliteVerdict(path: string): Promise<string> {
     }
   } catch (err) {
     return `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`;
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
   }
 }
 
@@ -70,12 +80,9 @@ async function sqliteVerdict(path: string): Promise<string> {
  *   close checkpoints the WAL into the main file (SQLite then removes the -wal itself), so this is
  *   no damage at all: the gateway must start on the same buffer and deliver all 500 scans;
  * - wal-after-kill: the gateway was SIGKILLed, so the last commits live only in the -wal, which is
- *   deleted. What the gateway must do then is quarantine the buffer and raise the alarm: it lost
- *   committed events, and continuing on the old file would also hand out seqs again. Today it does
- *   neither: SQLite finds the main file consistent as of its last checkpoint (quick_check ok), the
- *   rows that were only in the WAL are gone without an alarm, and seq continues from the
- *   checkpointed last_seq, so seqs are handed out twice. This case fails until the buffer code
- *   treats a `-shm` left without its `-wal` (the trace of exactly this) as damage.
+ *   deleted. The gateway lost committed events, and continuing on the old file would hand out
+ *   seqs again (SQLite finds the main file consistent as of its last checkpoint). It treats a
+ *   `-shm` left without its `-wal` (the trace of exactly this) as damage and quarantines the buffer.
  *
  * Damaged buffers must be renamed aside (`buffer.db.corrupt-<stamp>`), a fresh buffer created, the
  * gateway ready within 10 s, a `buffer-quarantined` alarm delivered to central, seq continuing above

@@ -5,9 +5,9 @@ import { Backoff } from '../../src/uplink/backoff.js';
 const take = (b: Backoff, n: number) => Array.from({ length: n }, () => b.next());
 
 describe('Backoff', () => {
-  it('with random 1, doubles from min up to max and stays there', () => {
+  it('with random 1, doubles from 2·min up to max and stays there', () => {
     const b = new Backoff(100, 1000, () => 1);
-    expect(take(b, 7)).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
+    expect(take(b, 7)).toEqual([200, 400, 800, 1000, 1000, 1000, 1000]);
   });
 
   it('with random 0, never waits less than min', () => {
@@ -15,9 +15,13 @@ describe('Backoff', () => {
     expect(take(b, 6)).toEqual([100, 100, 100, 100, 100, 100]);
   });
 
-  it('scales the ceiling by the random draw (full jitter)', () => {
+  it('draws between min and the doubling ceiling', () => {
     const b = new Backoff(100, 10_000, () => 0.5);
-    expect(take(b, 6)).toEqual([100, 100, 200, 400, 800, 1600]);
+    expect(take(b, 6)).toEqual([150, 250, 450, 850, 1650, 3250]);
+  });
+
+  it('doubling(): min, 2·min, 4·min … max, without jitter', () => {
+    expect(take(Backoff.doubling(100, 1000), 6)).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 
   it('starts again from min after reset', () => {
@@ -26,7 +30,7 @@ describe('Backoff', () => {
     expect(b.attempts).toBe(5);
     b.reset();
     expect(b.attempts).toBe(0);
-    expect(take(b, 3)).toEqual([100, 200, 400]);
+    expect(take(b, 3)).toEqual([200, 400, 800]);
   });
 
   it('stays finite and capped after very many attempts', () => {
@@ -55,5 +59,21 @@ describe('Backoff', () => {
         },
       ),
     );
+  });
+});
+
+describe('Backoff across a fleet', () => {
+  /*
+   * When a broker node fails, every gateway connected to it sees its connection close at the same
+   * moment. Their first attempts must not all land on the broker at the same instant (the capacity
+   * model of docs/RELIABILITY.md): with the default reconnect settings (500 ms to 30 s), the first
+   * delays of 1,000 gateways must be spread, not one value shared by most of them.
+   */
+  it('spreads the first reconnect attempt of 1,000 gateways dropped at once', () => {
+    const firstDelays = Array.from({ length: 1000 }, () => new Backoff(500, 30_000).next());
+    const counts = new Map<number, number>();
+    for (const d of firstDelays) counts.set(d, (counts.get(d) ?? 0) + 1);
+    const mostShared = Math.max(...counts.values());
+    expect(mostShared).toBeLessThan(50);
   });
 });

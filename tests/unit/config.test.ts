@@ -202,6 +202,12 @@ devices:
     expect(issues('')).toEqual(['/: must be a YAML mapping']);
   });
 
+  it('lists the identity rule problems that would otherwise stop the start', () => {
+    expect(issues(`${HEAD}identity: { enabled: true, loyaltyIds: hashed }\n`)).toEqual([
+      '/identity/loyaltyKeyFile: is required with loyaltyIds: hashed',
+    ]);
+  });
+
   it('does not mutate the object it validates', () => {
     const input = { store: { id: '0421' }, gateway: { id: 'gw-1' }, buffer: { maxBytes: '2GiB' } };
     const copy = structuredClone(input);
