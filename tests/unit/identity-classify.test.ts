@@ -292,16 +292,22 @@ describe('checks and config rules', () => {
     expect(hmacTagValid(KEY, token.slice(0, at), token.slice(at, at + 4), 'base64url')).toBe(false);
   });
 
-  it('lists every rule the schema cannot express, by path', () => {
-    const bad = section({
-      loyaltyIds: 'hashed',
-      loyalty: [
-        { name: 'a', check: 'hmac', pattern: '^(?<id>x)$' },
-        { name: 'a', pattern: '^x$', hmac: { keyFile: '/k' } },
-        { name: 'b', check: 'hmac', pattern: '^(?<mac>x)$', hmac: { keyFile: '/k', maxAgeSec: 5 } },
-      ],
+  it('lists every rule the schema cannot express, by path (config check shows them)', () => {
+    const r = validateConfig({
+      store: { id: '0421' },
+      gateway: { id: 'gw-1' },
+      identity: {
+        enabled: true,
+        loyaltyIds: 'hashed',
+        loyalty: [
+          { name: 'a', check: 'hmac', pattern: '^(?<id>x)$' },
+          { name: 'a', pattern: '^x$', hmac: { keyFile: '/k' } },
+          { name: 'b', check: 'hmac', pattern: '^(?<mac>x)$', hmac: { keyFile: '/k', maxAgeSec: 5 } },
+        ],
+      },
     });
-    expect(identityConfigIssues(bad)).toEqual([
+    expect(r.ok).toBe(false);
+    expect(r.ok ? [] : r.issues).toEqual([
       { path: '/identity/loyalty/0/hmac', message: 'is required with check: hmac' },
       { path: '/identity/loyalty/0/pattern', message: 'needs a named group (?<mac>…) with check: hmac' },
       { path: '/identity/loyalty/1/name', message: 'duplicates /identity/loyalty/0/name' },
